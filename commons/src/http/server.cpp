@@ -1,0 +1,420 @@
+#include "commons/http/server.hpp"
+
+// <utility> first: Boost 1.74's awaitable header uses std::exchange without including it.
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "commons/assert.hpp"
+#include "commons/blocking_pool.hpp"
+#include "commons/log.hpp"
+
+namespace commons::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using net::awaitable;
+using net::use_awaitable;
+
+Method ToMethod(bhttp::verb verb) {
+    switch (verb) {
+        case bhttp::verb::get:
+            return Method::kGet;
+        case bhttp::verb::head:
+            return Method::kHead;
+        case bhttp::verb::post:
+            return Method::kPost;
+        case bhttp::verb::put:
+            return Method::kPut;
+        case bhttp::verb::patch:
+            return Method::kPatch;
+        case bhttp::verb::delete_:
+            return Method::kDelete;
+        case bhttp::verb::options:
+            return Method::kOptions;
+        default:
+            return Method::kOther;
+    }
+}
+
+std::string Lower(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+// Runs `work` on the blocking pool and resumes the calling coroutine on its own executor with
+// the result, or with the exception `work` threw. A full pool resumes it with OverloadedError.
+awaitable<Response> RunOnPool(BlockingPool& pool, std::function<Response()> work) {
+    auto initiate = [&pool, work = std::move(work)](auto handler) mutable {
+        using HandlerType = decltype(handler);
+        auto shared = std::make_shared<HandlerType>(std::move(handler));
+        auto resume = [shared](std::exception_ptr error, Response response) {
+            auto executor = net::get_associated_executor(*shared);
+            net::post(executor, [shared, error, response = std::move(response)]() mutable {
+                (*shared)(error, std::move(response));
+            });
+        };
+        std::function<void()> task = [resume, work = std::move(work)]() mutable {
+            Response response;
+            std::exception_ptr error;
+            try {
+                response = work();
+            } catch (...) {
+                error = std::current_exception();
+            }
+            resume(error, std::move(response));
+        };
+        if (!pool.TrySubmit(task)) {
+            resume(std::make_exception_ptr(OverloadedError("blocking pool queue is full")),
+                   Response{});
+        }
+    };
+    // Boost 1.74's async_initiate takes the completion token by lvalue reference.
+    net::use_awaitable_t<> token;
+    co_return co_await net::async_initiate<net::use_awaitable_t<>,
+                                           void(std::exception_ptr, Response)>(std::move(initiate),
+                                                                                token);
+}
+
+}  // namespace
+
+struct Server::Impl {
+    // What Stop() needs to reach each connection: its strand and whether it is idle.
+    struct Connection {
+        net::strand<net::io_context::executor_type> strand;
+        beast::tcp_stream* stream = nullptr;
+        bool busy = false;  // touched only on `strand`
+    };
+
+    Impl(ServerSettings s, const Router& r, std::vector<Middleware> p, BlockingPool& b, Logger& l)
+        : settings(std::move(s)),
+          router(r),
+          blocking_pool(b),
+          logger(l),
+          io(static_cast<int>(settings.io_threads)),
+          acceptor(io),
+          work_guard(net::make_work_guard(io)) {
+        // Compose the pipeline once: middleware[0] is outermost, the route handler innermost.
+        Handler chain = [](Request& request) -> Response {
+            PAY_ASSERT(matched_route_ != nullptr);
+            return matched_route_->handler(request);
+        };
+        for (auto it = p.rbegin(); it != p.rend(); ++it) {
+            chain = [middleware = std::move(*it), next = std::move(chain)](Request& request) {
+                return middleware(request, next);
+            };
+        }
+        entry = std::move(chain);
+    }
+
+    // The route a request matched, for the innermost pipeline step. Set around each call of
+    // `entry` on the thread running it.
+    static thread_local const Route* matched_route_;
+
+    ServerSettings settings;
+    const Router& router;
+    BlockingPool& blocking_pool;
+    Logger& logger;
+    Handler entry;
+    net::io_context io;
+    tcp::acceptor acceptor;
+    net::executor_work_guard<net::io_context::executor_type> work_guard;
+    std::vector<std::thread> threads;
+
+    std::atomic<bool> stopping{false};
+    bool stopped = false;
+    std::mutex connections_mutex;
+    std::condition_variable connections_drained;
+    std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
+    std::uint64_t next_connection_id = 0;
+
+    awaitable<void> Accept();
+    awaitable<void> Serve(tcp::socket socket, std::shared_ptr<Connection> connection,
+                          std::uint64_t id);
+    awaitable<Response> Dispatch(Request& request);
+    Response Invoke(Request& request, const Route* route);
+    void Forget(std::uint64_t id);
+};
+
+thread_local const Route* Server::Impl::matched_route_ = nullptr;
+
+Response Server::Impl::Invoke(Request& request, const Route* route) {
+    // Last-resort boundary: the error-boundary middleware normally answers first.
+    try {
+        matched_route_ = route;
+        Response response = entry(request);
+        matched_route_ = nullptr;
+        return response;
+    } catch (const std::exception& error) {
+        matched_route_ = nullptr;
+        logger.Error("unhandled exception in request pipeline",
+                     {{"error", error.what()}, {"path", request.path}});
+        return Response::Error(ApiError::Internal());
+    }
+}
+
+awaitable<Response> Server::Impl::Dispatch(Request& request) {
+    RouteMatch match = router.Find(request.method, request.path);
+    switch (match.kind) {
+        case RouteMatch::Kind::kFound:
+            break;
+        case RouteMatch::Kind::kMethodNotAllowed: {
+            std::string allow;
+            for (auto method : match.allowed) {
+                if (!allow.empty()) allow += ", ";
+                allow += MethodName(method);
+            }
+            Route not_allowed{request.method, "", nullptr, Execution::kInline, {}};
+            not_allowed.handler = [allow](Request& r) {
+                Response response = Response::Error(
+                    ApiError{405, ErrorType::kInvalidRequest, "method_not_allowed",
+                             std::string(MethodName(r.method)) + " is not allowed on " + r.path +
+                                 "; allowed: " + allow,
+                             std::nullopt});
+                response.SetHeader("Allow", allow);
+                return response;
+            };
+            co_return Invoke(request, &not_allowed);
+        }
+        case RouteMatch::Kind::kNotFound: {
+            Route not_found{request.method, "", nullptr, Execution::kInline, {}};
+            not_found.handler = [](Request& r) {
+                return Response::Error(ApiError::NotFound("No route for " +
+                                                          std::string(MethodName(r.method)) + " " +
+                                                          r.path));
+            };
+            co_return Invoke(request, &not_found);
+        }
+    }
+    request.route = match.route->path_template;
+    request.path_params = std::move(match.params);
+    const Route* route = match.route;
+    if (route->execution == Execution::kInline) co_return Invoke(request, route);
+    try {
+        co_return co_await RunOnPool(blocking_pool,
+                                     [this, &request, route] { return Invoke(request, route); });
+    } catch (const OverloadedError&) {
+        Response response = Response::Error(
+            ApiError::Unavailable("The service is overloaded; retry after a short wait."));
+        response.SetHeader("Retry-After", "1");
+        co_return response;
+    }
+}
+
+awaitable<void> Server::Impl::Accept() {
+    for (;;) {
+        boost::system::error_code error;
+        auto strand = net::make_strand(io);
+        tcp::socket socket =
+            co_await acceptor.async_accept(strand, net::redirect_error(use_awaitable, error));
+        if (error) {
+            if (error == net::error::operation_aborted || stopping) co_return;
+            // Out of file descriptors and similar: log and keep accepting.
+            logger.Warn("accept failed", {{"error", error.message()}});
+            continue;
+        }
+        std::uint64_t id = 0;
+        std::shared_ptr<Connection> connection;
+        {
+            std::lock_guard lock(connections_mutex);
+            if (stopping || connections.size() >= settings.connections_max) {
+                socket.close(error);
+                continue;
+            }
+            id = ++next_connection_id;
+            connection = std::make_shared<Connection>(Connection{strand, nullptr, false});
+            connections.emplace(id, connection);
+        }
+        net::co_spawn(strand, Serve(std::move(socket), std::move(connection), id), net::detached);
+    }
+}
+
+void Server::Impl::Forget(std::uint64_t id) {
+    std::lock_guard lock(connections_mutex);
+    connections.erase(id);
+    if (connections.empty()) connections_drained.notify_all();
+}
+
+awaitable<void> Server::Impl::Serve(tcp::socket socket, std::shared_ptr<Connection> connection,
+                                    std::uint64_t id) {
+    beast::tcp_stream stream(std::move(socket));
+    connection->stream = &stream;
+    beast::flat_buffer buffer;
+    boost::system::error_code error;
+    std::string remote;
+    {
+        auto endpoint = stream.socket().remote_endpoint(error);
+        if (!error) remote = endpoint.address().to_string();
+    }
+
+    for (;;) {
+        connection->busy = false;
+        if (stopping) break;
+        // Wait for the first byte of the next request under the idle timeout, then give the
+        // rest of the header its own (shorter) budget: a slow client cannot hold a connection.
+        if (buffer.size() == 0) {
+            stream.expires_after(settings.idle_timeout);
+            std::size_t n = co_await stream.async_read_some(
+                buffer.prepare(std::min<std::size_t>(settings.header_bytes_max, 4096)),
+                net::redirect_error(use_awaitable, error));
+            if (error) break;
+            buffer.commit(n);
+        }
+        connection->busy = true;
+
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(settings.header_bytes_max));
+        parser.body_limit(settings.body_bytes_max);
+        stream.expires_after(settings.header_timeout);
+        co_await bhttp::async_read_header(stream, buffer, parser,
+                                          net::redirect_error(use_awaitable, error));
+        std::optional<Response> refusal;
+        if (!error && !parser.is_done()) {
+            stream.expires_after(settings.body_timeout);
+            co_await bhttp::async_read(stream, buffer, parser,
+                                       net::redirect_error(use_awaitable, error));
+        }
+        if (error == bhttp::error::body_limit) {
+            refusal = Response::Error(ApiError{
+                413, ErrorType::kInvalidRequest, "body_too_large",
+                "The request body exceeds " + std::to_string(settings.body_bytes_max) + " bytes.",
+                std::nullopt});
+        } else if (error == bhttp::error::header_limit) {
+            refusal = Response::Error(ApiError{
+                431, ErrorType::kInvalidRequest, "headers_too_large",
+                "The request line and headers exceed " +
+                    std::to_string(settings.header_bytes_max) + " bytes.",
+                std::nullopt});
+        } else if (error && error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+                   error != bhttp::error::end_of_stream && error != bhttp::error::partial_message) {
+            refusal = Response::Error(ApiError::BadRequest(
+                "malformed_request", "The request is not valid HTTP/1.1: " + error.message()));
+        } else if (error) {
+            break;  // timeout, reset, or the client went away mid-request
+        }
+
+        bool keep_alive = false;
+        Response response;
+        if (refusal) {
+            response = std::move(*refusal);
+        } else {
+            auto& message = parser.get();
+            Request request;
+            request.method = ToMethod(message.method());
+            request.target = std::string(message.target());
+            auto question = request.target.find('?');
+            request.path = request.target.substr(0, question);
+            if (question != std::string::npos) request.query = request.target.substr(question + 1);
+            request.headers.reserve(16);
+            for (const auto& field : message) {
+                auto name = field.name_string();
+                auto value = field.value();
+                request.headers.emplace_back(Lower(std::string_view(name.data(), name.size())),
+                                             std::string(value.data(), value.size()));
+            }
+            request.body = std::move(message.body());
+            request.remote_address = remote;
+            request.received = std::chrono::steady_clock::now();
+            request.deadline = request.received + settings.request_timeout;
+            keep_alive = message.keep_alive();
+            if (request.path.empty() || request.path.front() != '/') {
+                response = Response::Error(ApiError::BadRequest(
+                    "malformed_request", "The request target must be an absolute path."));
+                keep_alive = false;
+            } else {
+                response = co_await Dispatch(request);
+            }
+        }
+        if (stopping) keep_alive = false;
+
+        bhttp::response<bhttp::string_body> out;
+        out.version(11);
+        out.result(static_cast<unsigned>(response.status));
+        for (auto& [name, value] : response.headers) out.set(name, value);
+        out.body() = std::move(response.body);
+        out.keep_alive(keep_alive);
+        out.prepare_payload();
+        stream.expires_after(settings.write_timeout);
+        co_await bhttp::async_write(stream, out, net::redirect_error(use_awaitable, error));
+        if (error || !keep_alive) break;
+    }
+
+    connection->stream = nullptr;
+    stream.socket().shutdown(tcp::socket::shutdown_send, error);
+    stream.socket().close(error);
+    Forget(id);
+}
+
+Server::Server(ServerSettings settings, const Router& router, std::vector<Middleware> pipeline,
+               BlockingPool& blocking_pool, Logger& logger)
+    : impl_(std::make_unique<Impl>(std::move(settings), router, std::move(pipeline), blocking_pool,
+                                   logger)) {}
+
+Server::~Server() { Stop(); }
+
+std::uint16_t Server::Start() {
+    auto& impl = *impl_;
+    PAY_ASSERT(impl.threads.empty());
+    tcp::endpoint endpoint(net::ip::make_address(impl.settings.address), impl.settings.port);
+    impl.acceptor.open(endpoint.protocol());
+    impl.acceptor.set_option(net::socket_base::reuse_address(true));
+    impl.acceptor.bind(endpoint);
+    impl.acceptor.listen(net::socket_base::max_listen_connections);
+    std::uint16_t port = impl.acceptor.local_endpoint().port();
+    net::co_spawn(impl.io, impl.Accept(), net::detached);
+    for (std::size_t i = 0; i < impl.settings.io_threads; ++i) {
+        impl.threads.emplace_back([&impl] { impl.io.run(); });
+    }
+    return port;
+}
+
+void Server::Stop() {
+    auto& impl = *impl_;
+    if (impl.stopped) return;
+    impl.stopped = true;
+    if (impl.threads.empty()) return;
+    impl.stopping = true;
+    net::post(impl.io, [&impl] {
+        boost::system::error_code ignored;
+        impl.acceptor.close(ignored);
+    });
+    {
+        std::unique_lock lock(impl.connections_mutex);
+        // Idle connections are closed now; busy ones close after their response.
+        for (auto& [id, connection] : impl.connections) {
+            net::post(connection->strand, [connection] {
+                if (!connection->busy && connection->stream != nullptr) {
+                    connection->stream->cancel();
+                }
+            });
+        }
+        if (!impl.connections_drained.wait_for(lock, impl.settings.drain_timeout,
+                                               [&impl] { return impl.connections.empty(); })) {
+            impl.logger.Warn("drain timeout passed with requests in flight",
+                             {{"connections", impl.connections.size()}});
+        }
+    }
+    impl.work_guard.reset();
+    impl.io.stop();
+    for (auto& thread : impl.threads) thread.join();
+    impl.threads.clear();
+}
+
+std::size_t Server::open_connections() const {
+    std::lock_guard lock(impl_->connections_mutex);
+    return impl_->connections.size();
+}
+
+}  // namespace commons::http

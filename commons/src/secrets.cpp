@@ -1,0 +1,59 @@
+#include "commons/secrets.hpp"
+
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+namespace commons {
+
+std::ostream& operator<<(std::ostream& out, const Secret&) { return out << Secret::Redacted(); }
+
+SecretStore::SecretStore(std::optional<std::filesystem::path> dir, const Environment& env)
+    : dir_(std::move(dir)), env_(env) {}
+
+std::string SecretStore::EnvironmentName(std::string_view name) {
+    std::string out = "PAYMENTS_";
+    for (char c : name) {
+        if (c == '-' || c == '.') {
+            out.push_back('_');
+        } else if (c >= 'a' && c <= 'z') {
+            out.push_back(static_cast<char>(c - 'a' + 'A'));
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+std::optional<Secret> SecretStore::Find(std::string_view name) const {
+    if (dir_) {
+        std::filesystem::path path = *dir_ / std::string(name);
+        std::error_code error;
+        if (std::filesystem::exists(path, error)) {
+            std::ifstream in(path, std::ios::binary);
+            if (!in) throw ConfigError(path.string(), "secret file exists but cannot be read");
+            std::ostringstream content;
+            content << in.rdbuf();
+            std::string value = content.str();
+            if (!value.empty() && value.back() == '\n') value.pop_back();
+            if (!value.empty() && value.back() == '\r') value.pop_back();
+            return Secret(std::move(value));
+        }
+    }
+    auto value = env_.Get(EnvironmentName(name));
+    if (!value) return std::nullopt;
+    return Secret(std::move(*value));
+}
+
+Secret SecretStore::Required(std::string_view name) const {
+    auto secret = Find(name);
+    if (!secret) {
+        std::string where = dir_ ? "no file " + (*dir_ / std::string(name)).string() + " and " : "";
+        throw ConfigError(EnvironmentName(name),
+                          "secret \"" + std::string(name) + "\" is missing (" + where +
+                              "variable not set)");
+    }
+    return *secret;
+}
+
+}  // namespace commons
