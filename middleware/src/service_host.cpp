@@ -1,6 +1,8 @@
 #include "middleware/service_host.hpp"
 
 #include <nlohmann/json.hpp>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include <cstdio>
 #include <iostream>
@@ -164,6 +166,12 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
 
     commons::SecretStore secrets(settings.secrets_dir, commons::ProcessEnvironment{});
     commons::Metrics metrics;
+    prometheus::BuildGauge()
+        .Name("payments_build_info")
+        .Help("Always 1; labels name the service and its version")
+        .Register(metrics.registry())
+        .Add({{"service", service.name}, {"version", PAYMENTS_VERSION}})
+        .Set(1);
     commons::IdGenerator ids;
     ApiKeyStore api_keys(secrets, logger, 10s);
     commons::RuntimeConfig runtime_config(

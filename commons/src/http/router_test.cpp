@@ -1,0 +1,94 @@
+#include "commons/http/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace commons::http {
+namespace {
+
+Handler Named(std::string name) {
+    return [name](Request&) { return Response::Text(200, name, "text/plain"); };
+}
+
+std::string Run(const RouteMatch& match) {
+    Request request;
+    return match.route->handler(request).body;
+}
+
+TEST(Router, MatchesLiteralPath) {
+    Router router;
+    router.Add(Method::kGet, "/health", Named("health"));
+    auto match = router.Find(Method::kGet, "/health");
+    ASSERT_EQ(match.kind, RouteMatch::Kind::kFound);
+    EXPECT_EQ(Run(match), "health");
+    EXPECT_EQ(match.route->path_template, "/health");
+}
+
+TEST(Router, ExtractsAndDecodesPathParameters) {
+    Router router;
+    router.Add(Method::kGet, "/v1/accounts/{id}/entries/{entry}", Named("entries"));
+    auto match = router.Find(Method::kGet, "/v1/accounts/acct%201/entries/e2");
+    ASSERT_EQ(match.kind, RouteMatch::Kind::kFound);
+    ASSERT_EQ(match.params.size(), 2u);
+    EXPECT_EQ(match.params[0], (std::pair<std::string, std::string>{"id", "acct 1"}));
+    EXPECT_EQ(match.params[1], (std::pair<std::string, std::string>{"entry", "e2"}));
+}
+
+TEST(Router, PrefersLiteralSegmentOverParameter) {
+    Router router;
+    router.Add(Method::kGet, "/v1/accounts/{id}", Named("by-id"));
+    router.Add(Method::kGet, "/v1/accounts/export", Named("export"));
+    EXPECT_EQ(Run(router.Find(Method::kGet, "/v1/accounts/export")), "export");
+    EXPECT_EQ(Run(router.Find(Method::kGet, "/v1/accounts/acct_1")), "by-id");
+}
+
+TEST(Router, ReportsMethodNotAllowedWithAllowedMethods) {
+    Router router;
+    router.Add(Method::kGet, "/v1/accounts/{id}", Named("get"));
+    router.Add(Method::kPost, "/v1/accounts/{id}", Named("post"));
+    auto match = router.Find(Method::kDelete, "/v1/accounts/a");
+    EXPECT_EQ(match.kind, RouteMatch::Kind::kMethodNotAllowed);
+    EXPECT_EQ(match.allowed, (std::vector<Method>{Method::kGet, Method::kPost}));
+}
+
+TEST(Router, ReportsNotFoundForUnknownPathsAndSegmentCounts) {
+    Router router;
+    router.Add(Method::kGet, "/v1/accounts/{id}", Named("get"));
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts").kind, RouteMatch::Kind::kNotFound);
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/a/b").kind, RouteMatch::Kind::kNotFound);
+    EXPECT_EQ(router.Find(Method::kGet, "/v2/accounts/a").kind, RouteMatch::Kind::kNotFound);
+}
+
+TEST(Router, RejectsEmptyOrUndecodableParameter) {
+    Router router;
+    router.Add(Method::kGet, "/v1/accounts/{id}", Named("get"));
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/").kind, RouteMatch::Kind::kNotFound);
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/%zz").kind, RouteMatch::Kind::kNotFound);
+}
+
+TEST(Request, QueryParamDecodesAndFindsFirst) {
+    Request request;
+    request.query = "limit=10&currency=US%44&q=a+b&flag&limit=20";
+    EXPECT_EQ(request.QueryParam("limit"), "10");
+    EXPECT_EQ(request.QueryParam("currency"), "USD");
+    EXPECT_EQ(request.QueryParam("q"), "a b");
+    EXPECT_EQ(request.QueryParam("flag"), "");
+    EXPECT_EQ(request.QueryParam("missing"), std::nullopt);
+}
+
+TEST(PercentDecode, RejectsTruncatedEscapes) {
+    EXPECT_EQ(PercentDecode("abc%2", false), std::nullopt);
+    EXPECT_EQ(PercentDecode("abc%", false), std::nullopt);
+    EXPECT_EQ(PercentDecode("%41%42", false), "AB");
+    EXPECT_EQ(PercentDecode("a+b", false), "a+b");
+}
+
+TEST(Headers, LookupIsCaseInsensitive) {
+    Response response = Response::Json(200, "{}");
+    response.SetHeader("x-request-id", "a");
+    response.SetHeader("X-Request-Id", "b");
+    EXPECT_EQ(response.Header("X-REQUEST-ID"), "b");
+    EXPECT_EQ(response.headers.size(), 2u);  // Content-Type and X-Request-Id
+}
+
+}  // namespace
+}  // namespace commons::http
