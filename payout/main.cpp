@@ -1,4 +1,5 @@
-// Composition root of the payout service: pays merchants and couriers, reserving funds in the ledger first.
+// Composition root of the payout service: pays merchants and couriers, reserving funds in the
+// ledger first.
 #include <vector>
 
 #include "commons/migrations.hpp"

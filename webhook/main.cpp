@@ -1,4 +1,5 @@
-// Composition root of the webhook service: verifies processor webhooks and delivers our events to subscribers.
+// Composition root of the webhook service: verifies processor webhooks and delivers our events to
+// subscribers.
 #include <vector>
 
 #include "commons/migrations.hpp"

@@ -89,8 +89,8 @@ std::chrono::milliseconds EnvReader::Duration(std::string_view name,
     if (!value || *value < min || *value > max) {
         throw ConfigError(std::string(name),
                           "expected a duration such as 250ms, 5s, 2m or 1h from " +
-                              std::to_string(min.count()) + "ms to " +
-                              std::to_string(max.count()) + "ms, got " + Quote(*text));
+                              std::to_string(min.count()) + "ms to " + std::to_string(max.count()) +
+                              "ms, got " + Quote(*text));
     }
     return *value;
 }
@@ -123,11 +123,11 @@ std::string RedactUrl(std::string_view url) {
     auto scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos) return std::string(url);
     auto authority_start = scheme_end + 3;
-    auto at = url.find('@', authority_start);
-    auto slash = url.find('/', authority_start);
-    if (at == std::string_view::npos || (slash != std::string_view::npos && at > slash)) {
-        return std::string(url);
-    }
+    // The user-info ends at the last '@' before the path: a password may contain '@'.
+    auto authority_end = url.find_first_of("/?#", authority_start);
+    if (authority_end == std::string_view::npos) authority_end = url.size();
+    auto at = url.rfind('@', authority_end - 1);
+    if (at == std::string_view::npos || at < authority_start) return std::string(url);
     auto colon = url.find(':', authority_start);
     if (colon == std::string_view::npos || colon > at) return std::string(url);
     return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));

@@ -7,10 +7,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <string>
 
 namespace commons {
 namespace {
+
+using Vars = std::map<std::string, std::string, std::less<>>;
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
@@ -35,7 +38,7 @@ std::string ConfigErrorMessage(Call call, const std::string& variable) {
 }
 
 TEST(MapEnvironment, ReturnsSetValuesAndNulloptOtherwise) {
-    MapEnvironment env({{"A", "1"}});
+    MapEnvironment env(Vars{{"A", "1"}});
     env.Set("B", "");
     EXPECT_EQ(env.Get("A"), "1");
     EXPECT_EQ(env.Get("B"), "");
@@ -62,7 +65,7 @@ TEST(ConfigError, WhatIsVariableColonProblem) {
 // ---- Find / RequiredString / String ----
 
 TEST(EnvReaderFind, TreatsEmptyAsUnset) {
-    MapEnvironment env({{"PAYMENTS_SET", "value"}, {"PAYMENTS_EMPTY", ""}});
+    MapEnvironment env(Vars{{"PAYMENTS_SET", "value"}, {"PAYMENTS_EMPTY", ""}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Find("PAYMENTS_SET"), "value");
     EXPECT_EQ(reader.Find("PAYMENTS_EMPTY"), std::nullopt);
@@ -70,7 +73,7 @@ TEST(EnvReaderFind, TreatsEmptyAsUnset) {
 }
 
 TEST(EnvReaderRequiredString, ReturnsSetValue) {
-    MapEnvironment env({{"PAYMENTS_X", " spaced value "}});
+    MapEnvironment env(Vars{{"PAYMENTS_X", " spaced value "}});
     EXPECT_EQ(EnvReader(env).RequiredString("PAYMENTS_X"), " spaced value ");
 }
 
@@ -82,14 +85,14 @@ TEST(EnvReaderRequiredString, ThrowsNamingMissingVariable) {
 }
 
 TEST(EnvReaderRequiredString, ThrowsForEmptyValue) {
-    MapEnvironment env({{"PAYMENTS_X", ""}});
+    MapEnvironment env(Vars{{"PAYMENTS_X", ""}});
     EnvReader reader(env);
     EXPECT_EQ(ConfigErrorMessage([&] { reader.RequiredString("PAYMENTS_X"); }, "PAYMENTS_X"),
               "PAYMENTS_X: is required but not set");
 }
 
 TEST(EnvReaderString, ReturnsValueOrFallback) {
-    MapEnvironment env({{"PAYMENTS_SET", "value"}, {"PAYMENTS_EMPTY", ""}});
+    MapEnvironment env(Vars{{"PAYMENTS_SET", "value"}, {"PAYMENTS_EMPTY", ""}});
     EnvReader reader(env);
     EXPECT_EQ(reader.String("PAYMENTS_SET", "fallback"), "value");
     EXPECT_EQ(reader.String("PAYMENTS_EMPTY", "fallback"), "fallback");
@@ -100,35 +103,35 @@ TEST(EnvReaderString, ReturnsValueOrFallback) {
 // ---- Int ----
 
 TEST(EnvReaderInt, ParsesValueInRange) {
-    MapEnvironment env({{"PAYMENTS_X", "7"}, {"PAYMENTS_NEG", "-3"}});
+    MapEnvironment env(Vars{{"PAYMENTS_X", "7"}, {"PAYMENTS_NEG", "-3"}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Int("PAYMENTS_X", 5, 1, 10), 7);
     EXPECT_EQ(reader.Int("PAYMENTS_NEG", 0, -5, 5), -3);
 }
 
 TEST(EnvReaderInt, AcceptsBoundsInclusive) {
-    MapEnvironment env({{"PAYMENTS_LOW", "1"}, {"PAYMENTS_HIGH", "10"}});
+    MapEnvironment env(Vars{{"PAYMENTS_LOW", "1"}, {"PAYMENTS_HIGH", "10"}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Int("PAYMENTS_LOW", 5, 1, 10), 1);
     EXPECT_EQ(reader.Int("PAYMENTS_HIGH", 5, 1, 10), 10);
 }
 
 TEST(EnvReaderInt, ReturnsFallbackWhenUnsetOrEmpty) {
-    MapEnvironment env({{"PAYMENTS_EMPTY", ""}});
+    MapEnvironment env(Vars{{"PAYMENTS_EMPTY", ""}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Int("PAYMENTS_MISSING", 5, 1, 10), 5);
     EXPECT_EQ(reader.Int("PAYMENTS_EMPTY", 5, 1, 10), 5);
 }
 
 TEST(EnvReaderInt, RejectsNonIntegerNamingVariable) {
-    MapEnvironment env({{"PAYMENTS_X", "abc"}});
+    MapEnvironment env(Vars{{"PAYMENTS_X", "abc"}});
     EnvReader reader(env);
     EXPECT_EQ(ConfigErrorMessage([&] { reader.Int("PAYMENTS_X", 5, 1, 10); }, "PAYMENTS_X"),
               "PAYMENTS_X: expected an integer from 1 to 10, got \"abc\"");
 }
 
 TEST(EnvReaderInt, RejectsBelowMinimumAndAboveMaximum) {
-    MapEnvironment env({{"PAYMENTS_LOW", "0"}, {"PAYMENTS_HIGH", "11"}});
+    MapEnvironment env(Vars{{"PAYMENTS_LOW", "0"}, {"PAYMENTS_HIGH", "11"}});
     EnvReader reader(env);
     EXPECT_EQ(ConfigErrorMessage([&] { reader.Int("PAYMENTS_LOW", 5, 1, 10); }, "PAYMENTS_LOW"),
               "PAYMENTS_LOW: expected an integer from 1 to 10, got \"0\"");
@@ -138,22 +141,23 @@ TEST(EnvReaderInt, RejectsBelowMinimumAndAboveMaximum) {
 
 TEST(EnvReaderInt, RejectsTrailingGarbageSignsAndSpaces) {
     for (const char* text : {"5 ", " 5", "5x", "+5", "5.0", "0x5", "1e1", "--5", "-"}) {
-        MapEnvironment env({{"PAYMENTS_X", text}});
+        MapEnvironment env(Vars{{"PAYMENTS_X", text}});
         EnvReader reader(env);
         EXPECT_THROW(reader.Int("PAYMENTS_X", 5, -10, 10), ConfigError) << '"' << text << '"';
     }
 }
 
 TEST(EnvReaderInt, ParsesInt64Extremes) {
-    MapEnvironment env({{"PAYMENTS_MAX", "9223372036854775807"},
-                        {"PAYMENTS_MIN", "-9223372036854775808"}});
+    MapEnvironment env(
+        {{"PAYMENTS_MAX", "9223372036854775807"}, {"PAYMENTS_MIN", "-9223372036854775808"}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Int("PAYMENTS_MAX", 0, kMin, kMax), kMax);
     EXPECT_EQ(reader.Int("PAYMENTS_MIN", 0, kMin, kMax), kMin);
 }
 
 TEST(EnvReaderInt, RejectsInt64Overflow) {
-    MapEnvironment env({{"PAYMENTS_X", "9223372036854775808"}, {"PAYMENTS_Y", "-9223372036854775809"}});
+    MapEnvironment env(
+        {{"PAYMENTS_X", "9223372036854775808"}, {"PAYMENTS_Y", "-9223372036854775809"}});
     EnvReader reader(env);
     EXPECT_THROW(reader.Int("PAYMENTS_X", 0, kMin, kMax), ConfigError);
     EXPECT_THROW(reader.Int("PAYMENTS_Y", 0, kMin, kMax), ConfigError);
@@ -161,7 +165,7 @@ TEST(EnvReaderInt, RejectsInt64Overflow) {
 
 TEST(EnvReaderInt, ShortensLongValueInMessage) {
     std::string long_value(100, '9');
-    MapEnvironment env({{"PAYMENTS_X", long_value}});
+    MapEnvironment env(Vars{{"PAYMENTS_X", long_value}});
     EnvReader reader(env);
     std::string message =
         ConfigErrorMessage([&] { reader.Int("PAYMENTS_X", 5, 1, 10); }, "PAYMENTS_X");
@@ -172,7 +176,8 @@ TEST(EnvReaderInt, ShortensLongValueInMessage) {
 // ---- Port ----
 
 TEST(EnvReaderPort, ParsesPortRange) {
-    MapEnvironment env({{"PAYMENTS_PORT", "8080"}, {"PAYMENTS_ZERO", "0"}, {"PAYMENTS_TOP", "65535"}});
+    MapEnvironment env(
+        {{"PAYMENTS_PORT", "8080"}, {"PAYMENTS_ZERO", "0"}, {"PAYMENTS_TOP", "65535"}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Port("PAYMENTS_PORT", 1), 8080);
     EXPECT_EQ(reader.Port("PAYMENTS_ZERO", 1), 0);
@@ -181,7 +186,8 @@ TEST(EnvReaderPort, ParsesPortRange) {
 }
 
 TEST(EnvReaderPort, RejectsOutOfRangeNamingVariable) {
-    MapEnvironment env({{"PAYMENTS_PORT", "65536"}, {"PAYMENTS_NEG", "-1"}, {"PAYMENTS_TEXT", "http"}});
+    MapEnvironment env(
+        {{"PAYMENTS_PORT", "65536"}, {"PAYMENTS_NEG", "-1"}, {"PAYMENTS_TEXT", "http"}});
     EnvReader reader(env);
     EXPECT_EQ(ConfigErrorMessage([&] { reader.Port("PAYMENTS_PORT", 1); }, "PAYMENTS_PORT"),
               "PAYMENTS_PORT: expected an integer from 0 to 65535, got \"65536\"");
@@ -192,10 +198,10 @@ TEST(EnvReaderPort, RejectsOutOfRangeNamingVariable) {
 // ---- Bool ----
 
 TEST(EnvReaderBool, ParsesOneZeroTrueFalse) {
-    MapEnvironment env({{"PAYMENTS_ONE", "1"},
-                        {"PAYMENTS_ZERO", "0"},
-                        {"PAYMENTS_TRUE", "true"},
-                        {"PAYMENTS_FALSE", "false"}});
+    MapEnvironment env(Vars{{"PAYMENTS_ONE", "1"},
+                            {"PAYMENTS_ZERO", "0"},
+                            {"PAYMENTS_TRUE", "true"},
+                            {"PAYMENTS_FALSE", "false"}});
     EnvReader reader(env);
     EXPECT_TRUE(reader.Bool("PAYMENTS_ONE", false));
     EXPECT_FALSE(reader.Bool("PAYMENTS_ZERO", true));
@@ -204,7 +210,7 @@ TEST(EnvReaderBool, ParsesOneZeroTrueFalse) {
 }
 
 TEST(EnvReaderBool, ReturnsFallbackWhenUnsetOrEmpty) {
-    MapEnvironment env({{"PAYMENTS_EMPTY", ""}});
+    MapEnvironment env(Vars{{"PAYMENTS_EMPTY", ""}});
     EnvReader reader(env);
     EXPECT_TRUE(reader.Bool("PAYMENTS_MISSING", true));
     EXPECT_FALSE(reader.Bool("PAYMENTS_MISSING", false));
@@ -212,12 +218,12 @@ TEST(EnvReaderBool, ReturnsFallbackWhenUnsetOrEmpty) {
 }
 
 TEST(EnvReaderBool, RejectsOtherSpellingsNamingVariable) {
-    MapEnvironment env({{"PAYMENTS_X", "yes"}});
+    MapEnvironment env(Vars{{"PAYMENTS_X", "yes"}});
     EnvReader reader(env);
     EXPECT_EQ(ConfigErrorMessage([&] { reader.Bool("PAYMENTS_X", false); }, "PAYMENTS_X"),
               "PAYMENTS_X: expected one of 1, 0, true, false, got \"yes\"");
     for (const char* text : {"TRUE", "False", "on", "2", " 1", "true "}) {
-        MapEnvironment other({{"PAYMENTS_Y", text}});
+        MapEnvironment other(Vars{{"PAYMENTS_Y", text}});
         EXPECT_THROW(EnvReader(other).Bool("PAYMENTS_Y", false), ConfigError) << text;
     }
 }
@@ -225,7 +231,7 @@ TEST(EnvReaderBool, RejectsOtherSpellingsNamingVariable) {
 // ---- Duration ----
 
 TEST(EnvReaderDuration, ParsesValueInRange) {
-    MapEnvironment env({{"PAYMENTS_TIMEOUT", "250ms"}, {"PAYMENTS_INTERVAL", "2m"}});
+    MapEnvironment env(Vars{{"PAYMENTS_TIMEOUT", "250ms"}, {"PAYMENTS_INTERVAL", "2m"}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Duration("PAYMENTS_TIMEOUT", seconds(1), milliseconds(1), minutes(1)),
               milliseconds(250));
@@ -233,21 +239,21 @@ TEST(EnvReaderDuration, ParsesValueInRange) {
 }
 
 TEST(EnvReaderDuration, AcceptsBoundsInclusive) {
-    MapEnvironment env({{"PAYMENTS_LOW", "1s"}, {"PAYMENTS_HIGH", "1m"}});
+    MapEnvironment env(Vars{{"PAYMENTS_LOW", "1s"}, {"PAYMENTS_HIGH", "1m"}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Duration("PAYMENTS_LOW", seconds(5), seconds(1), minutes(1)), seconds(1));
     EXPECT_EQ(reader.Duration("PAYMENTS_HIGH", seconds(5), seconds(1), minutes(1)), minutes(1));
 }
 
 TEST(EnvReaderDuration, ReturnsFallbackWhenUnsetOrEmpty) {
-    MapEnvironment env({{"PAYMENTS_EMPTY", ""}});
+    MapEnvironment env(Vars{{"PAYMENTS_EMPTY", ""}});
     EnvReader reader(env);
     EXPECT_EQ(reader.Duration("PAYMENTS_MISSING", seconds(5), seconds(1), minutes(1)), seconds(5));
     EXPECT_EQ(reader.Duration("PAYMENTS_EMPTY", seconds(5), seconds(1), minutes(1)), seconds(5));
 }
 
 TEST(EnvReaderDuration, RejectsMalformedNamingVariable) {
-    MapEnvironment env({{"PAYMENTS_TIMEOUT", "5"}});
+    MapEnvironment env(Vars{{"PAYMENTS_TIMEOUT", "5"}});
     EnvReader reader(env);
     EXPECT_EQ(
         ConfigErrorMessage(
@@ -258,7 +264,7 @@ TEST(EnvReaderDuration, RejectsMalformedNamingVariable) {
 }
 
 TEST(EnvReaderDuration, RejectsOutOfRange) {
-    MapEnvironment env({{"PAYMENTS_LOW", "999ms"}, {"PAYMENTS_HIGH", "61s"}});
+    MapEnvironment env(Vars{{"PAYMENTS_LOW", "999ms"}, {"PAYMENTS_HIGH", "61s"}});
     EnvReader reader(env);
     EXPECT_THROW(reader.Duration("PAYMENTS_LOW", seconds(5), seconds(1), minutes(1)), ConfigError);
     EXPECT_THROW(reader.Duration("PAYMENTS_HIGH", seconds(5), seconds(1), minutes(1)), ConfigError);
@@ -287,9 +293,8 @@ TEST(ParseDuration, RejectsMissingNumberOrUnit) {
 }
 
 TEST(ParseDuration, RejectsUnknownUnitsSignsAndSpaces) {
-    for (const char* text :
-         {"5S", "5Ms", "5sec", "5d", "5us", "5 s", " 5s", "5s ", "-5s", "+5s", "1.5s", "5ms5",
-          "1h30m", "5mss"}) {
+    for (const char* text : {"5S", "5Ms", "5sec", "5d", "5us", "5 s", " 5s", "5s ", "-5s", "+5s",
+                             "1.5s", "5ms5", "1h30m", "5mss"}) {
         EXPECT_EQ(ParseDuration(text), std::nullopt) << '"' << text << '"';
     }
 }
@@ -334,6 +339,17 @@ TEST(RedactUrl, IgnoresAtSignAfterTheAuthority) {
 TEST(RedactUrl, KeepsTextWithoutScheme) {
     EXPECT_EQ(RedactUrl("not a url"), "not a url");
     EXPECT_EQ(RedactUrl("db:5432"), "db:5432");
+}
+
+TEST(RedactUrl, HidesPercentEncodedPassword) {
+    EXPECT_EQ(RedactUrl("postgres://u:p%40ss%2Fw@db/x"), "postgres://u:***@db/x");
+}
+
+// ParseRedisUrl (redis.cpp) splits the authority at its last '@', so a Redis password may hold a
+// raw '@'; the redacted form must not show any part of it.
+TEST(RedactUrl, HidesWholePasswordContainingAtSign) {
+    EXPECT_EQ(RedactUrl("redis://:p@ss@cache:6379/0"), "redis://:***@cache:6379/0");
+    EXPECT_EQ(RedactUrl("redis://user:a@b@cache"), "redis://user:***@cache");
 }
 
 TEST(RedactUrl, HidesWholePasswordContainingColon) {

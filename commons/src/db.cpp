@@ -98,10 +98,10 @@ ConnectionLease ConnectionPool::Acquire() {
         }
         if (released_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
             open_ >= settings_.pool_size) {
-            throw DatabaseUnavailableError(
-                "no database connection free within " +
-                std::to_string(settings_.acquire_timeout.count()) + " ms (pool size " +
-                std::to_string(settings_.pool_size) + ")");
+            throw DatabaseUnavailableError("no database connection free within " +
+                                           std::to_string(settings_.acquire_timeout.count()) +
+                                           " ms (pool size " + std::to_string(settings_.pool_size) +
+                                           ")");
         }
     }
 }

@@ -36,8 +36,9 @@ TEST(ConnectionPool, SetsApplicationNameAndStatementTimeout) {
 TEST(ConnectionPool, ReusesReleasedConnections) {
     ConnectionPool pool(Settings(1));
     auto backend = [&] {
-        return WithTransaction(
-            pool, [](pqxx::dbtransaction& tx) { return tx.exec1("SELECT pg_backend_pid()")[0].as<int>(); });
+        return WithTransaction(pool, [](pqxx::dbtransaction& tx) {
+            return tx.exec1("SELECT pg_backend_pid()")[0].as<int>();
+        });
     };
     int first = backend();
     EXPECT_EQ(backend(), first);
@@ -125,13 +126,14 @@ TEST(WithTransaction, RollsBackOnOtherErrorsWithoutRetrying) {
         tx.exec0("TRUNCATE public.commons_db_test_rollback");
     });
     int attempts = 0;
-    EXPECT_THROW(WithTransaction(pool,
-                                 [&](pqxx::dbtransaction& tx) {
-                                     ++attempts;
-                                     tx.exec0("INSERT INTO public.commons_db_test_rollback VALUES (1)");
-                                     tx.exec0("SELECT 1/0");
-                                 }),
-                 pqxx::sql_error);
+    EXPECT_THROW(
+        WithTransaction(pool,
+                        [&](pqxx::dbtransaction& tx) {
+                            ++attempts;
+                            tx.exec0("INSERT INTO public.commons_db_test_rollback VALUES (1)");
+                            tx.exec0("SELECT 1/0");
+                        }),
+        pqxx::sql_error);
     EXPECT_EQ(attempts, 1);
     auto rows = WithTransaction(pool, [](pqxx::dbtransaction& tx) {
         return tx.exec1("SELECT count(*) FROM public.commons_db_test_rollback")[0].as<int>();
@@ -146,15 +148,17 @@ TEST(WithTransaction, StatementTimeoutStopsRunawayQueries) {
     auto settings = Settings();
     settings.statement_timeout = 100ms;
     ConnectionPool pool(settings);
-    EXPECT_THROW(WithTransaction(pool, [](pqxx::dbtransaction& tx) { tx.exec("SELECT pg_sleep(30)"); }),
-                 pqxx::sql_error);
+    EXPECT_THROW(
+        WithTransaction(pool, [](pqxx::dbtransaction& tx) { tx.exec("SELECT pg_sleep(30)"); }),
+        pqxx::sql_error);
 }
 
 TEST(WithTransaction, KilledConnectionIsReplaced) {
     ConnectionPool pool(Settings(1));
     ConnectionPool killer(Settings(1));
-    int victim = WithTransaction(
-        pool, [](pqxx::dbtransaction& tx) { return tx.exec1("SELECT pg_backend_pid()")[0].as<int>(); });
+    int victim = WithTransaction(pool, [](pqxx::dbtransaction& tx) {
+        return tx.exec1("SELECT pg_backend_pid()")[0].as<int>();
+    });
     WithTransaction(killer, [victim](pqxx::dbtransaction& tx) {
         tx.exec_params("SELECT pg_terminate_backend($1)", victim);
     });
@@ -162,8 +166,9 @@ TEST(WithTransaction, KilledConnectionIsReplaced) {
     EXPECT_THROW(WithTransaction(pool, [](pqxx::dbtransaction& tx) { tx.exec("SELECT 1"); }),
                  DatabaseUnavailableError);
     // ...and the pool has dropped it, so the one after that works on a fresh connection.
-    int fresh = WithTransaction(
-        pool, [](pqxx::dbtransaction& tx) { return tx.exec1("SELECT pg_backend_pid()")[0].as<int>(); });
+    int fresh = WithTransaction(pool, [](pqxx::dbtransaction& tx) {
+        return tx.exec1("SELECT pg_backend_pid()")[0].as<int>();
+    });
     EXPECT_NE(fresh, victim);
 }
 

@@ -30,8 +30,8 @@ std::string ApiError::ToJson() const {
     };
     if (param) error["param"] = *param;
     // Replacement of invalid UTF-8 keeps a reflected client value from making dump() throw.
-    return nlohmann::json{{"error", std::move(error)}}.dump(-1, ' ', false,
-                                                            nlohmann::json::error_handler_t::replace);
+    return nlohmann::json{{"error", std::move(error)}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 ApiError ApiError::BadRequest(std::string code, std::string message,

@@ -37,7 +37,7 @@ std::string IdGenerator::Next(std::string_view prefix) {
     {
         std::lock_guard lock(mutex_);
         std::uint64_t now = now_ms_();
-        if (now <= last_ms_) {
+        if (has_last_ && now <= last_ms_) {
             // Same millisecond (or a clock step back): keep the time and increment the random
             // part so ids from this generator stay strictly increasing.
             now = last_ms_;
@@ -49,6 +49,7 @@ std::string IdGenerator::Next(std::string_view prefix) {
             // Leave headroom so increments within one millisecond cannot wrap.
             last_random_[0] &= 0x7f;
             last_ms_ = now;
+            has_last_ = true;
         }
         for (int i = 0; i < 6; ++i) {
             bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(now >> (40 - 8 * i));

@@ -18,7 +18,8 @@ std::string UtcTimestamp() {
     gmtime_r(&seconds, &utc);
     char buffer[40];
     std::size_t n = std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%S", &utc);
-    std::snprintf(buffer + n, sizeof(buffer) - n, ".%06lldZ", static_cast<long long>(micros.count()));
+    std::snprintf(buffer + n, sizeof(buffer) - n, ".%06lldZ",
+                  static_cast<long long>(micros.count()));
     return buffer;
 }
 
@@ -64,7 +65,10 @@ std::string Logger::Format(LogLevel level, std::string_view message,
     line["msg"] = message;
     if (!current_request_id.empty()) line["request_id"] = current_request_id;
     for (const auto& field : fields) {
-        std::visit([&](const auto& value) { line[std::string(field.key)] = value; }, field.value);
+        // A field never replaces the line's own keys; it is kept under a suffixed name.
+        std::string key(field.key);
+        if (line.contains(key)) key += "_field";
+        std::visit([&](const auto& value) { line[key] = value; }, field.value);
     }
     // Replace invalid UTF-8 rather than throw: log lines often carry client input.
     return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

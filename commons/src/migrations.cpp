@@ -34,8 +34,8 @@ MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema_vi
     // The schema name is validated above, so it can be spliced into DDL safely.
     return WithTransaction(pool, [&](pqxx::dbtransaction& tx) {
         MigrationReport report;
-        tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('payments.migrations'), hashtext($1))",
-                       schema);
+        tx.exec_params(
+            "SELECT pg_advisory_xact_lock(hashtext('payments.migrations'), hashtext($1))", schema);
         tx.exec0("CREATE SCHEMA IF NOT EXISTS " + schema);
         tx.exec0("CREATE TABLE IF NOT EXISTS " + schema +
                  ".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
@@ -48,10 +48,9 @@ MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema_vi
         }
         const int newest_known = migrations.empty() ? 0 : migrations.back().version;
         for (const auto& [version, recorded] : applied) {
-            auto it = std::find_if(migrations.begin(), migrations.end(),
-                                   [version = version](const Migration& m) {
-                                       return m.version == version;
-                                   });
+            auto it = std::find_if(
+                migrations.begin(), migrations.end(),
+                [version = version](const Migration& m) { return m.version == version; });
             if (it == migrations.end()) {
                 if (version > newest_known) {
                     // A newer release migrated already; this binary can still run on it.
@@ -63,10 +62,10 @@ MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema_vi
                                      schema + " but is missing from this binary");
             }
             if (Sha256Hex(it->sql) != recorded.second) {
-                throw MigrationError("migration " + it->name + " was edited after it was applied " +
-                                     "to schema " + schema + " (checksum " + recorded.second +
-                                     " recorded, " + Sha256Hex(it->sql) +
-                                     " now); add a new migration instead of editing an applied one");
+                throw MigrationError(
+                    "migration " + it->name + " was edited after it was applied " + "to schema " +
+                    schema + " (checksum " + recorded.second + " recorded, " + Sha256Hex(it->sql) +
+                    " now); add a new migration instead of editing an applied one");
             }
             ++report.already_applied;
         }

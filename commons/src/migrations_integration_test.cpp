@@ -1,5 +1,3 @@
-#include "commons/migrations.hpp"
-
 #include <gtest/gtest.h>
 
 #include <future>
@@ -8,13 +6,14 @@
 #include "commons/db_transaction.hpp"
 #include "commons/ids.hpp"
 #include "commons/log.hpp"
+#include "commons/migrations.hpp"
 #include "support/devstack.hpp"
 
 namespace commons {
 namespace {
 
 class MigrationsTest : public ::testing::Test {
-protected:
+  protected:
     MigrationsTest() {
         DbSettings settings;
         settings.url = test_support::DatabaseUrl();
@@ -30,9 +29,8 @@ protected:
     }
 
     int Count(const std::string& sql) {
-        return WithTransaction(*pool_, [&](pqxx::dbtransaction& tx) {
-            return tx.exec1(sql)[0].as<int>();
-        });
+        return WithTransaction(*pool_,
+                               [&](pqxx::dbtransaction& tx) { return tx.exec1(sql)[0].as<int>(); });
     }
 
     std::vector<Migration> Base() {
@@ -52,7 +50,9 @@ TEST_F(MigrationsTest, AppliesInOrderIntoTheSchemaAndRecordsChecksums) {
     EXPECT_EQ(report.applied, (std::vector<std::string>{"001_widgets.sql", "002_gadgets.sql"}));
     EXPECT_EQ(report.already_applied, 0u);
     EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + ".widgets"), 1);
-    EXPECT_EQ(Count("SELECT count(*) FROM " + schema_ + ".schema_migrations WHERE length(checksum) = 64"), 2);
+    EXPECT_EQ(
+        Count("SELECT count(*) FROM " + schema_ + ".schema_migrations WHERE length(checksum) = 64"),
+        2);
 }
 
 TEST_F(MigrationsTest, SecondRunAppliesNothing) {
@@ -116,7 +116,8 @@ TEST_F(MigrationsTest, RefusesUnorderedListsAndInvalidSchemaNames) {
     auto unordered = Base();
     std::swap(unordered[0], unordered[1]);
     EXPECT_THROW(ApplyMigrations(*pool_, schema_, unordered, logger_), MigrationError);
-    EXPECT_THROW(ApplyMigrations(*pool_, "bad; DROP SCHEMA public", Base(), logger_), MigrationError);
+    EXPECT_THROW(ApplyMigrations(*pool_, "bad; DROP SCHEMA public", Base(), logger_),
+                 MigrationError);
     EXPECT_FALSE(IsValidSchemaName("Ledger"));
     EXPECT_FALSE(IsValidSchemaName(""));
     EXPECT_TRUE(IsValidSchemaName("ledger"));
@@ -126,8 +127,8 @@ TEST_F(MigrationsTest, ConcurrentRunsApplyEachFileExactlyOnce) {
     constexpr int kRunners = 6;
     std::vector<std::future<MigrationReport>> runs;
     for (int i = 0; i < kRunners; ++i) {
-        runs.push_back(std::async(std::launch::async,
-                                  [&] { return ApplyMigrations(*pool_, schema_, Base(), logger_); }));
+        runs.push_back(std::async(
+            std::launch::async, [&] { return ApplyMigrations(*pool_, schema_, Base(), logger_); }));
     }
     std::size_t applied = 0;
     for (auto& run : runs) applied += run.get().applied.size();

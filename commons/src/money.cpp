@@ -28,9 +28,8 @@ std::optional<std::int64_t> CheckedMul(std::int64_t a, std::int64_t b) {
 bool IsValidCurrencyCode(std::string_view code) {
     if (code.size() < 3 || code.size() > 12) return false;
     if (code[0] < 'A' || code[0] > 'Z') return false;
-    return std::all_of(code.begin(), code.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    });
+    return std::all_of(code.begin(), code.end(),
+                       [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
 }
 
 const std::vector<Currency>& IsoCurrencies() {
@@ -162,7 +161,9 @@ std::optional<std::int64_t> ParseDecimal(std::string_view text, int exponent) {
         if (!push_digit(c)) return std::nullopt;
     }
     for (int i = 0; i < exponent; ++i) {
-        char c = static_cast<std::size_t>(i) < fraction.size() ? fraction[static_cast<std::size_t>(i)] : '0';
+        char c = static_cast<std::size_t>(i) < fraction.size()
+                     ? fraction[static_cast<std::size_t>(i)]
+                     : '0';
         if (!push_digit(c)) return std::nullopt;
     }
     if (negative) return value;

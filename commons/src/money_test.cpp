@@ -141,7 +141,9 @@ TEST(IsoCurrencies, IsSortedUniqueAndValid) {
         EXPECT_EQ(all[i].code.size(), 3u) << all[i].code;
         EXPECT_GE(all[i].exponent, 0);
         EXPECT_LE(all[i].exponent, 4);
-        if (i > 0) EXPECT_LT(all[i - 1].code, all[i].code);
+        if (i > 0) {
+            EXPECT_LT(all[i - 1].code, all[i].code);
+        }
     }
 }
 

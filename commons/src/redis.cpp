@@ -63,7 +63,8 @@ std::optional<RedisEndpoint> ParseRedisUrl(std::string_view url) {
     if (slash != std::string_view::npos) {
         std::string_view db = rest.substr(slash + 1);
         if (!db.empty()) {
-            auto [end, error] = std::from_chars(db.data(), db.data() + db.size(), endpoint.database);
+            auto [end, error] =
+                std::from_chars(db.data(), db.data() + db.size(), endpoint.database);
             if (error != std::errc() || end != db.data() + db.size() || endpoint.database < 0) {
                 return std::nullopt;
             }
@@ -73,8 +74,8 @@ std::optional<RedisEndpoint> ParseRedisUrl(std::string_view url) {
     if (at != std::string_view::npos) {
         std::string_view userinfo = authority.substr(0, at);
         auto colon = userinfo.find(':');
-        endpoint.password = std::string(colon == std::string_view::npos ? userinfo
-                                                                        : userinfo.substr(colon + 1));
+        endpoint.password =
+            std::string(colon == std::string_view::npos ? userinfo : userinfo.substr(colon + 1));
         authority = authority.substr(at + 1);
     }
     auto colon = authority.rfind(':');
@@ -120,10 +121,10 @@ RedisClient::Context RedisClient::Connect() {
             argv.push_back(arg.data());
             lengths.push_back(arg.size());
         }
-        std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(
-            redisCommandArgv(context.get(), static_cast<int>(argv.size()), argv.data(),
-                             lengths.data())));
-        if (!reply) throw RedisUnavailableError(std::string("Redis setup failed: ") + context->errstr);
+        std::unique_ptr<redisReply, ReplyDeleter> reply(static_cast<redisReply*>(redisCommandArgv(
+            context.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
+        if (!reply)
+            throw RedisUnavailableError(std::string("Redis setup failed: ") + context->errstr);
         if (reply->type == REDIS_REPLY_ERROR) {
             throw RedisUnavailableError("Redis refused " + args[0] + ": " +
                                         std::string(reply->str, reply->len));

@@ -1,8 +1,7 @@
-#include "commons/redis.hpp"
-
 #include <gtest/gtest.h>
 
 #include "commons/ids.hpp"
+#include "commons/redis.hpp"
 #include "support/devstack.hpp"
 
 namespace commons {
@@ -17,7 +16,7 @@ RedisSettings Settings(std::size_t pool_size = 2) {
 }
 
 class RedisTest : public ::testing::Test {
-protected:
+  protected:
     ~RedisTest() override {
         for (const auto& key : keys_) client_.Command({"DEL", key});
     }

@@ -36,7 +36,8 @@ std::optional<std::string> ReadValue(const std::filesystem::path& path, std::str
     std::ostringstream content;
     content << in.rdbuf();
     std::string value = content.str();
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
+    while (!value.empty() &&
+           (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
         value.pop_back();
     }
     return value;

@@ -1,8 +1,8 @@
 #include "commons/secrets.hpp"
 
 #include <fstream>
+#include <iterator>
 #include <ostream>
-#include <sstream>
 
 namespace commons {
 
@@ -30,18 +30,21 @@ std::optional<Secret> SecretStore::Find(std::string_view name) const {
         std::filesystem::path path = *dir_ / std::string(name);
         std::error_code error;
         if (std::filesystem::exists(path, error)) {
+            if (!std::filesystem::is_regular_file(path, error)) {
+                throw ConfigError(path.string(), "secret exists but is not a regular file");
+            }
             std::ifstream in(path, std::ios::binary);
             if (!in) throw ConfigError(path.string(), "secret file exists but cannot be read");
-            std::ostringstream content;
-            content << in.rdbuf();
-            std::string value = content.str();
+            std::string value{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+            if (in.bad()) throw ConfigError(path.string(), "secret file could not be read");
             if (!value.empty() && value.back() == '\n') value.pop_back();
             if (!value.empty() && value.back() == '\r') value.pop_back();
             return Secret(std::move(value));
         }
     }
     auto value = env_.Get(EnvironmentName(name));
-    if (!value) return std::nullopt;
+    // An empty variable counts as unset, as everywhere else in configuration.
+    if (!value || value->empty()) return std::nullopt;
     return Secret(std::move(*value));
 }
 
@@ -49,9 +52,9 @@ Secret SecretStore::Required(std::string_view name) const {
     auto secret = Find(name);
     if (!secret) {
         std::string where = dir_ ? "no file " + (*dir_ / std::string(name)).string() + " and " : "";
-        throw ConfigError(EnvironmentName(name),
-                          "secret \"" + std::string(name) + "\" is missing (" + where +
-                              "variable not set)");
+        throw ConfigError(
+            EnvironmentName(name),
+            "secret \"" + std::string(name) + "\" is missing (" + where + "variable not set)");
     }
     return *secret;
 }

@@ -54,8 +54,10 @@ std::vector<ApiKey> ParseApiKeys(std::string_view text) {
         while (std::getline(scope_list, scope, ',')) {
             if (!scope.empty()) key.scopes.push_back(scope);
         }
+        if (key.scopes.empty()) throw commons::ConfigError(where, "a key needs at least one scope");
         for (const auto& existing : keys) {
-            if (existing.id == key.id) throw commons::ConfigError(where, "duplicate key id " + key.id);
+            if (existing.id == key.id)
+                throw commons::ConfigError(where, "duplicate key id " + key.id);
         }
         keys.push_back(std::move(key));
     }

@@ -49,7 +49,8 @@ commons::http::Middleware ErrorBoundary(commons::Logger& logger) {
         try {
             return next(request);
         } catch (const commons::DatabaseUnavailableError& error) {
-            logger.Error("database unavailable", {{"error", error.what()}, {"route", request.route}});
+            logger.Error("database unavailable",
+                         {{"error", error.what()}, {"route", request.route}});
             return Unavailable("The database");
         } catch (const commons::RedisUnavailableError& error) {
             logger.Error("redis unavailable", {{"error", error.what()}, {"route", request.route}});

@@ -18,7 +18,7 @@ using commons::http::Request;
 using commons::http::Response;
 
 class PipelineTest : public ::testing::Test {
-protected:
+  protected:
     Response Run(const commons::http::Middleware& middleware, Request& request,
                  const Handler& next) {
         return middleware(request, next);
@@ -56,9 +56,9 @@ TEST_F(PipelineTest, RequestIdAcceptsAWellFormedClientId) {
 }
 
 TEST_F(PipelineTest, RequestIdReplacesOversizedUnsafeOrNonUtf8Ids) {
-    for (std::string bad : {std::string(129, 'a'), std::string("has space"),
-                            std::string("inject\r\nX-Evil: 1"), std::string("caf\xc3\xa9"),
-                            std::string("\xff\xfe"), std::string("")}) {
+    for (std::string bad :
+         {std::string(129, 'a'), std::string("has space"), std::string("inject\r\nX-Evil: 1"),
+          std::string("caf\xc3\xa9"), std::string("\xff\xfe"), std::string("")}) {
         Request request;
         request.headers = {{"x-request-id", bad}};
         auto response = Run(RequestId(ids_), request, Ok);
@@ -84,13 +84,11 @@ TEST_F(PipelineTest, ErrorBoundaryMapsUnavailableDependenciesTo503) {
     EXPECT_EQ(database.status, 503);
     EXPECT_EQ(database.Header("Retry-After"), "1");
     EXPECT_EQ(database.body.find("10.0.0.1"), std::string::npos);
-    auto redis = Run(boundary, request, [](Request&) -> Response {
-        throw commons::RedisUnavailableError("down");
-    });
+    auto redis = Run(boundary, request,
+                     [](Request&) -> Response { throw commons::RedisUnavailableError("down"); });
     EXPECT_EQ(redis.status, 503);
-    auto overloaded = Run(boundary, request, [](Request&) -> Response {
-        throw commons::OverloadedError("full");
-    });
+    auto overloaded = Run(boundary, request,
+                          [](Request&) -> Response { throw commons::OverloadedError("full"); });
     EXPECT_EQ(overloaded.status, 503);
 }
 

@@ -1,11 +1,11 @@
 #include "middleware/service_host.hpp"
 
-#include <nlohmann/json.hpp>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "commons/blocking_pool.hpp"
@@ -71,8 +71,8 @@ HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvRe
     s.http.address = env.String("PAYMENTS_HTTP_ADDRESS", "0.0.0.0");
     s.http.port = env.Port("PORT", service.default_port);
     s.http.io_threads = static_cast<std::size_t>(env.Int("PAYMENTS_HTTP_IO_THREADS", 2, 1, 64));
-    s.http.body_bytes_max = static_cast<std::size_t>(
-        env.Int("PAYMENTS_HTTP_BODY_BYTES_MAX", 1 << 20, 1024, 64 << 20));
+    s.http.body_bytes_max =
+        static_cast<std::size_t>(env.Int("PAYMENTS_HTTP_BODY_BYTES_MAX", 1 << 20, 1024, 64 << 20));
     s.http.idle_timeout = env.Duration("PAYMENTS_HTTP_IDLE_TIMEOUT", 60s, 100ms, 1h);
     s.http.header_timeout = env.Duration("PAYMENTS_HTTP_HEADER_TIMEOUT", 10s, 100ms, 10min);
     s.http.body_timeout = env.Duration("PAYMENTS_HTTP_BODY_TIMEOUT", 30s, 100ms, 10min);
@@ -91,8 +91,9 @@ HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvRe
     auto level_text = env.String("PAYMENTS_LOG_LEVEL", "info");
     auto level = commons::ParseLogLevel(level_text);
     if (!level) {
-        throw commons::ConfigError("PAYMENTS_LOG_LEVEL",
-                                   "expected debug, info, warn or error, got \"" + level_text + "\"");
+        throw commons::ConfigError(
+            "PAYMENTS_LOG_LEVEL",
+            "expected debug, info, warn or error, got \"" + level_text + "\"");
     }
     s.log_level = *level;
     return s;
@@ -144,11 +145,10 @@ int Migrate(const ServiceDefinition& service, const commons::EnvReader& env,
         auto report = commons::ApplyMigrations(pool, service.name, service.migrations, logger);
         std::string applied;
         for (const auto& name : report.applied) applied += (applied.empty() ? "" : ",") + name;
-        logger.Info("migrations complete",
-                    {{"schema", service.name},
-                     {"applied", applied},
-                     {"applied_count", report.applied.size()},
-                     {"already_applied", report.already_applied}});
+        logger.Info("migrations complete", {{"schema", service.name},
+                                            {"applied", applied},
+                                            {"applied_count", report.applied.size()},
+                                            {"already_applied", report.already_applied}});
         return 0;
     } catch (const commons::MigrationError& error) {
         logger.Error("migration refused", {{"schema", service.name}, {"error", error.what()}});
@@ -196,26 +196,26 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
     ServiceContext context{logger, metrics, database, redis, runtime_config, ids, secrets, env};
     if (service.add_routes) service.add_routes(context, router);
 
-    commons::http::Server server(settings.http, router,
-                                 StandardPipeline({ids, logger, api_keys}), blocking_pool, logger);
+    commons::http::Server server(settings.http, router, StandardPipeline({ids, logger, api_keys}),
+                                 blocking_pool, logger);
     std::uint16_t port = server.Start();
-    logger.Info("started",
-                {{"version", PAYMENTS_VERSION},
-                 {"port", port},
-                 {"address", settings.http.address},
-                 {"database", commons::RedactUrl(settings.db.url)},
-                 {"database_replica", settings.replica_url
-                                          ? commons::RedactUrl(*settings.replica_url)
-                                          : std::string("none")},
-                 {"db_pool_size", settings.db.pool_size},
-                 {"redis", commons::RedactUrl(settings.redis.url)},
-                 {"io_threads", settings.http.io_threads},
-                 {"blocking_threads", settings.blocking_threads},
-                 {"body_bytes_max", settings.http.body_bytes_max},
-                 {"secrets_dir", settings.secrets_dir ? settings.secrets_dir->string() : "none"},
-                 {"api_keys", api_keys.size()},
-                 {"runtime_config_dir", settings.runtime_config_dir.string()},
-                 {"log_level", commons::LogLevelName(settings.log_level)}});
+    logger.Info(
+        "started",
+        {{"version", PAYMENTS_VERSION},
+         {"port", port},
+         {"address", settings.http.address},
+         {"database", commons::RedactUrl(settings.db.url)},
+         {"database_replica",
+          settings.replica_url ? commons::RedactUrl(*settings.replica_url) : std::string("none")},
+         {"db_pool_size", settings.db.pool_size},
+         {"redis", commons::RedactUrl(settings.redis.url)},
+         {"io_threads", settings.http.io_threads},
+         {"blocking_threads", settings.blocking_threads},
+         {"body_bytes_max", settings.http.body_bytes_max},
+         {"secrets_dir", settings.secrets_dir ? settings.secrets_dir->string() : "none"},
+         {"api_keys", api_keys.size()},
+         {"runtime_config_dir", settings.runtime_config_dir.string()},
+         {"log_level", commons::LogLevelName(settings.log_level)}});
 
     int signal_number = commons::WaitForTerminationSignal();
     logger.Info("shutting down", {{"signal", signal_number},

@@ -23,6 +23,8 @@ struct ServiceCase {
     std::string name;
 };
 
+void PrintTo(const ServiceCase& service, std::ostream* out) { *out << service.name; }
+
 std::string Binary(const std::string& service) {
     return std::string(PAYMENTS_BIN_DIR) + "/" + service + "-service";
 }
@@ -61,7 +63,7 @@ bool Healthy(std::uint16_t port) {
 }
 
 class ServiceProcessTest : public ::testing::TestWithParam<ServiceCase> {
-protected:
+  protected:
     void Migrate() {
         ChildProcess migrate(Binary(GetParam().name), {"migrate"}, ServiceEnvironment(0));
         auto status = migrate.WaitForExit(60s);
@@ -72,7 +74,8 @@ protected:
         auto child = std::make_unique<ChildProcess>(Binary(GetParam().name),
                                                     std::vector<std::string>{"serve"}, env);
         std::uint16_t port = static_cast<std::uint16_t>(std::stoi(env["PORT"]));
-        bool up = test_support::PollUntil(30s, [&] { return Healthy(port) || child->WaitForExit(0ms); });
+        bool up =
+            test_support::PollUntil(30s, [&] { return Healthy(port) || child->WaitForExit(0ms); });
         EXPECT_TRUE(up && Healthy(port)) << child->Output();
         return child;
     }
@@ -110,7 +113,8 @@ TEST_P(ServiceProcessTest, ServesHealthReadyMetricsAndRequiresAuthUnderV1) {
     auto metrics = Fetch(port, "GET", "/metrics");
     EXPECT_EQ(metrics.status, 200);
     EXPECT_NE(metrics.Header("content-type")->find("text/plain; version=0.0.4"), std::string::npos);
-    EXPECT_NE(metrics.body.find("payments_build_info{service=\"" + GetParam().name), std::string::npos)
+    EXPECT_NE(metrics.body.find("payments_build_info{service=\"" + GetParam().name),
+              std::string::npos)
         << metrics.body;
 
     auto anonymous = Fetch(port, "GET", "/v1/anything");

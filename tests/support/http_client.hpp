@@ -24,7 +24,7 @@ struct HttpReply {
 // One TCP connection to 127.0.0.1:port. Every call has a deadline and throws
 // std::runtime_error when it passes, so a hanging server fails the test instead of hanging it.
 class HttpConnection {
-public:
+  public:
     explicit HttpConnection(std::uint16_t port,
                             std::chrono::milliseconds timeout = std::chrono::seconds(10));
     ~HttpConnection();
@@ -41,7 +41,7 @@ public:
     // True once the server has closed the connection (reads EOF before the deadline).
     bool WaitForClose();
 
-private:
+  private:
     bool FillBuffer();
     int fd_ = -1;
     std::chrono::milliseconds timeout_;

@@ -46,7 +46,8 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
     for (auto& entry : env_storage) envp.push_back(entry.data());
     envp.push_back(nullptr);
 
-    int error = posix_spawn(&pid_, program.c_str(), &actions, &attributes, argv.data(), envp.data());
+    int error =
+        posix_spawn(&pid_, program.c_str(), &actions, &attributes, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     ::close(fd);

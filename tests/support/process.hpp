@@ -1,10 +1,11 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace test_support {
@@ -12,7 +13,7 @@ namespace test_support {
 // A child process with its stdout and stderr captured to a temporary file. The destructor
 // kills it if still running, so a failing test never leaves a server behind.
 class ChildProcess {
-public:
+  public:
     // Starts `program args...` with exactly `environment` (no inheritance).
     ChildProcess(const std::string& program, const std::vector<std::string>& args,
                  const std::map<std::string, std::string>& environment);
@@ -26,7 +27,7 @@ public:
     std::string Output() const;  // stdout and stderr so far
     pid_t pid() const { return pid_; }
 
-private:
+  private:
     pid_t pid_ = -1;
     std::string output_path_;
     std::optional<int> status_;

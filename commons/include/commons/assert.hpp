@@ -3,11 +3,11 @@
 // Always-on assertion for money invariants and programmer errors. A failure logs the condition
 // and location to stderr and aborts: crashing mid-transaction is safe because PostgreSQL rolls
 // the transaction back. Never use it for external input; that gets a 4xx.
-#define PAY_ASSERT(cond)                                                         \
-    do {                                                                         \
-        if (!(cond)) [[unlikely]] {                                              \
-            ::commons::AssertionFailed(#cond, __FILE__, __LINE__, __func__);     \
-        }                                                                        \
+#define PAY_ASSERT(cond)                                                     \
+    do {                                                                     \
+        if (!(cond)) [[unlikely]] {                                          \
+            ::commons::AssertionFailed(#cond, __FILE__, __LINE__, __func__); \
+        }                                                                    \
     } while (false)
 
 // Debug-only assertion for checks too costly for release builds.

@@ -13,7 +13,7 @@ namespace commons {
 
 // Thrown when a BlockingPool's queue is full: the caller should answer 503, not wait.
 class OverloadedError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -21,7 +21,7 @@ public:
 // io_context threads. The number of queued plus running tasks is bounded; Submit() past the
 // bound throws OverloadedError instead of queueing without limit.
 class BlockingPool {
-public:
+  public:
     BlockingPool(std::size_t threads, std::size_t queued_tasks_max);
     ~BlockingPool();  // runs the tasks already queued, then joins
     BlockingPool(const BlockingPool&) = delete;
@@ -35,7 +35,7 @@ public:
     std::size_t queued() const;
     std::size_t threads() const { return workers_.size(); }
 
-private:
+  private:
     void Work();
 
     std::size_t queued_tasks_max_;

@@ -12,43 +12,43 @@ namespace commons {
 
 // Where configuration values come from. The process environment in production; a map in tests.
 class Environment {
-public:
+  public:
     virtual ~Environment() = default;
     virtual std::optional<std::string> Get(std::string_view name) const = 0;
 };
 
 class ProcessEnvironment final : public Environment {
-public:
+  public:
     std::optional<std::string> Get(std::string_view name) const override;
 };
 
 class MapEnvironment final : public Environment {
-public:
+  public:
     MapEnvironment() = default;
     explicit MapEnvironment(std::map<std::string, std::string, std::less<>> values)
         : values_(std::move(values)) {}
     void Set(std::string name, std::string value) { values_[std::move(name)] = std::move(value); }
     std::optional<std::string> Get(std::string_view name) const override;
 
-private:
+  private:
     std::map<std::string, std::string, std::less<>> values_;
 };
 
 // A missing or malformed configuration value. what() is one line that names the variable and
 // says what was wrong, e.g. `PAYMENTS_DB_POOL_SIZE: expected an integer from 1 to 1000, got "x"`.
 class ConfigError : public std::runtime_error {
-public:
+  public:
     ConfigError(std::string variable, const std::string& problem);
     const std::string& variable() const { return variable_; }
 
-private:
+  private:
     std::string variable_;
 };
 
 // Typed reading of environment variables. Every method throws ConfigError for a malformed
 // value; the `Required*` ones also for a missing or empty one. An empty value counts as unset.
 class EnvReader {
-public:
+  public:
     explicit EnvReader(const Environment& env) : env_(env) {}
 
     std::optional<std::string> Find(std::string_view name) const;
@@ -63,7 +63,7 @@ public:
                                        std::chrono::milliseconds min,
                                        std::chrono::milliseconds max) const;
 
-private:
+  private:
     const Environment& env_;
 };
 

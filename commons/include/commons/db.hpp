@@ -22,7 +22,7 @@ namespace commons {
 // The database cannot do the work now (unreachable, pool exhausted past its acquire timeout,
 // retries exhausted). The error boundary answers 503 with Retry-After.
 class DatabaseUnavailableError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -46,7 +46,7 @@ class ConnectionLease;
 // waits at most `acquire_timeout` and then throws DatabaseUnavailableError; it never hangs.
 // Thread-safe. Blocking: call from a BlockingPool thread, never from an io thread.
 class ConnectionPool {
-public:
+  public:
     explicit ConnectionPool(DbSettings settings);
     ~ConnectionPool();
     ConnectionPool(const ConnectionPool&) = delete;
@@ -59,7 +59,7 @@ public:
     const DbSettings& settings() const { return settings_; }
     std::size_t open_connections() const;
 
-private:
+  private:
     friend class ConnectionLease;
     void Release(std::unique_ptr<pqxx::connection> connection, bool broken);
     std::unique_ptr<pqxx::connection> Connect();
@@ -80,13 +80,13 @@ enum class ReadConsistency {
 
 // The primary pool plus an optional read-replica pool.
 class Database {
-public:
+  public:
     Database(DbSettings primary, std::optional<std::string> replica_url);
     ConnectionPool& primary() { return *primary_; }
     ConnectionPool& ForReads(ReadConsistency consistency);
     bool has_replica() const { return replica_ != nullptr; }
 
-private:
+  private:
     std::unique_ptr<ConnectionPool> primary_;
     std::unique_ptr<ConnectionPool> replica_;
 };

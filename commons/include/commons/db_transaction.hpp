@@ -14,7 +14,7 @@ namespace commons {
 // One connection borrowed from a ConnectionPool; returned on destruction. A connection that
 // saw a broken-connection error is discarded instead of returned.
 class ConnectionLease {
-public:
+  public:
     ConnectionLease(ConnectionPool& pool, std::unique_ptr<pqxx::connection> connection)
         : pool_(&pool), connection_(std::move(connection)) {}
     ConnectionLease(ConnectionLease&& other) noexcept = default;
@@ -26,7 +26,7 @@ public:
     pqxx::connection& connection() { return *connection_; }
     void MarkBroken() { broken_ = true; }
 
-private:
+  private:
     ConnectionPool* pool_;
     std::unique_ptr<pqxx::connection> connection_;
     bool broken_ = false;
@@ -70,7 +70,8 @@ auto WithTransaction(ConnectionPool& pool, Work&& work) {
             std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms(jitter)));
         } catch (const pqxx::broken_connection& error) {
             lease.MarkBroken();
-            throw DatabaseUnavailableError(std::string("database connection lost: ") + error.what());
+            throw DatabaseUnavailableError(std::string("database connection lost: ") +
+                                           error.what());
         }
     }
 }

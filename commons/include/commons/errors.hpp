@@ -8,12 +8,12 @@ namespace commons {
 
 // The error types of DESIGN.md's error shape.
 enum class ErrorType {
-    kInvalidRequest,   // "invalid_request_error": 400, 404, 405, 409, 413, 422
-    kAuthentication,   // "authentication_error": 401
-    kPermission,       // "permission_error": 403
-    kRateLimit,        // "rate_limit_error": 429
-    kIdempotency,      // "idempotency_error"
-    kApi,              // "api_error": 5xx
+    kInvalidRequest,  // "invalid_request_error": 400, 404, 405, 409, 413, 422
+    kAuthentication,  // "authentication_error": 401
+    kPermission,      // "permission_error": 403
+    kRateLimit,       // "rate_limit_error": 429
+    kIdempotency,     // "idempotency_error"
+    kApi,             // "api_error": 5xx
 };
 
 std::string_view ErrorTypeName(ErrorType type);

@@ -14,7 +14,7 @@ namespace commons {
 // creation time as plain strings; ids made in the same millisecond by one generator increase
 // strictly. Thread-safe.
 class IdGenerator {
-public:
+  public:
     using MillisClock = std::function<std::uint64_t()>;
 
     // `now_ms` defaults to the system clock; tests inject their own.
@@ -23,9 +23,10 @@ public:
     // Precondition: prefix is 1 to 8 lower-case letters ("acct", "txn", "pi", ...).
     std::string Next(std::string_view prefix);
 
-private:
+  private:
     MillisClock now_ms_;
     std::mutex mutex_;
+    bool has_last_ = false;
     std::uint64_t last_ms_ = 0;
     std::array<std::uint8_t, 10> last_random_{};
 };

@@ -28,8 +28,8 @@ struct LogField {
     LogField(std::string_view k, bool v) : key(k), value(v) {}
     LogField(std::string_view k, double v) : key(k), value(v) {}
     template <typename Int>
-        requires std::is_integral_v<Int>
-    LogField(std::string_view k, Int v) : key(k), value(static_cast<std::int64_t>(v)) {}
+    requires std::is_integral_v<Int> LogField(std::string_view k, Int v)
+        : key(k), value(static_cast<std::int64_t>(v)) {}
 };
 
 // The request id of the work running on this thread, set by ScopedRequestId around a
@@ -39,20 +39,20 @@ std::string_view CurrentRequestId();
 // Sets CurrentRequestId() for its lifetime on this thread. Use only around synchronous work:
 // a coroutine that suspends may resume on another thread.
 class ScopedRequestId {
-public:
+  public:
     explicit ScopedRequestId(std::string request_id);
     ~ScopedRequestId();
     ScopedRequestId(const ScopedRequestId&) = delete;
     ScopedRequestId& operator=(const ScopedRequestId&) = delete;
 
-private:
+  private:
     std::string previous_;
 };
 
 // Writes JSON lines: {"time": ..., "level": ..., "service": ..., "msg": ..., "request_id": ...,
 // <fields>}. Thread-safe; each line is written whole. The level can change at run time.
 class Logger {
-public:
+  public:
     explicit Logger(std::string service, std::FILE* out = stdout, LogLevel level = LogLevel::kInfo);
 
     void SetLevel(LogLevel level) { level_.store(level, std::memory_order_relaxed); }
@@ -78,7 +78,7 @@ public:
     std::string Format(LogLevel level, std::string_view message,
                        std::initializer_list<LogField> fields) const;
 
-private:
+  private:
     std::string service_;
     std::FILE* out_;
     std::atomic<LogLevel> level_;

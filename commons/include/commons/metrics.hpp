@@ -12,7 +12,7 @@ namespace commons {
 // Owns the Prometheus registry of one process. Components register their families on it
 // through registry(); the HTTP server's /metrics route calls Serialize().
 class Metrics {
-public:
+  public:
     Metrics();
     ~Metrics();
     Metrics(const Metrics&) = delete;
@@ -24,7 +24,7 @@ public:
 
     static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-private:
+  private:
     std::shared_ptr<prometheus::Registry> registry_;
 };
 

@@ -21,7 +21,7 @@ struct Migration {
 // Migrations cannot be applied: an edited or deleted already-applied file, a malformed list,
 // an invalid schema name, or SQL that fails. Nothing was changed when it is thrown.
 class MigrationError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -43,7 +43,7 @@ enum class RegisterCurrencyError {
 // The currencies a service knows: the ISO table plus registered custom currencies.
 // Thread-safe; lookups take a shared lock.
 class CurrencyRegistry {
-public:
+  public:
     CurrencyRegistry();
 
     std::optional<Currency> Find(std::string_view code) const;
@@ -53,7 +53,7 @@ public:
     // returns the registered currency.
     Result<Currency, RegisterCurrencyError> Register(Currency currency);
 
-private:
+  private:
     mutable std::shared_mutex mutex_;
     std::map<std::string, Currency, std::less<>> currencies_;
 };

@@ -18,7 +18,7 @@ namespace commons {
 // Redis cannot be reached or did not answer in time. The connection is discarded; the next
 // command opens a new one.
 class RedisUnavailableError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -59,7 +59,7 @@ enum class RedisRetry { kNever, kRetryOnce };
 // A small pool of hiredis connections with connect and command timeouts. Thread-safe; calls
 // block, so run them on a BlockingPool thread.
 class RedisClient {
-public:
+  public:
     explicit RedisClient(RedisSettings settings);  // throws ConfigError-like invalid_argument
     ~RedisClient();
     RedisClient(const RedisClient&) = delete;
@@ -70,7 +70,7 @@ public:
     // Returns an empty string when PING answers PONG, else what failed.
     std::string Ping();
 
-private:
+  private:
     struct ContextDeleter {
         void operator()(redisContext* context) const;
     };

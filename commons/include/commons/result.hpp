@@ -11,7 +11,7 @@ namespace commons {
 // wrong alternative is a programmer error and asserts.
 template <typename T, typename E>
 class Result {
-public:
+  public:
     Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
     Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
@@ -31,7 +31,7 @@ public:
         return std::get<1>(state_);
     }
 
-private:
+  private:
     std::variant<T, E> state_;
 };
 

@@ -29,7 +29,7 @@ class Metrics;
 // refused: the old value stays, a warning is logged and
 // `runtime_config_reloads_total{result="rejected"}` counts it.
 class RuntimeConfig {
-public:
+  public:
     // Returns an error message for an invalid value, nullopt for a valid one.
     using Validator = std::function<std::optional<std::string>(std::string_view value)>;
     using Listener = std::function<void(const std::string& key, const std::string& value)>;
@@ -64,7 +64,7 @@ public:
     // Starts a background thread calling Reload() every `interval` until destruction.
     void StartWatching(std::chrono::milliseconds interval);
 
-private:
+  private:
     struct Entry {
         Key key;
         std::string value;

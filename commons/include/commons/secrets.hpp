@@ -13,7 +13,7 @@ namespace commons {
 // A secret value. It prints as "***" through operator<< and Redacted(); the value itself is
 // only reachable through Reveal(), which makes every use of it easy to find in review.
 class Secret {
-public:
+  public:
     explicit Secret(std::string value) : value_(std::move(value)) {}
 
     const std::string& Reveal() const { return value_; }
@@ -22,7 +22,7 @@ public:
 
     friend std::ostream& operator<<(std::ostream& out, const Secret& secret);
 
-private:
+  private:
     std::string value_;
 };
 
@@ -31,7 +31,7 @@ private:
 // the name is upper-cased and '-' becomes '_' ("api-keys" -> PAYMENTS_API_KEYS).
 // Files are read on every call, so a rotated secret is seen without a restart.
 class SecretStore {
-public:
+  public:
     SecretStore(std::optional<std::filesystem::path> dir, const Environment& env);
 
     // nullopt when neither the file nor the variable exists. A file's single trailing newline
@@ -43,7 +43,7 @@ public:
     const std::optional<std::filesystem::path>& dir() const { return dir_; }
     static std::string EnvironmentName(std::string_view name);
 
-private:
+  private:
     std::optional<std::filesystem::path> dir_;
     const Environment& env_;
 };

@@ -35,8 +35,8 @@ void Router::Add(Method method, std::string path_template, Handler handler, Exec
         PAY_ASSERT(segment.find('{') == std::string_view::npos || IsParameter(segment));
         segments.emplace_back(segment);
     }
-    routes_.push_back(
-        Route{method, std::move(path_template), std::move(handler), execution, std::move(segments)});
+    routes_.push_back(Route{method, std::move(path_template), std::move(handler), execution,
+                            std::move(segments)});
 }
 
 RouteMatch Router::Find(Method method, std::string_view path) const {

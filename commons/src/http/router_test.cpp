@@ -9,7 +9,7 @@ Handler Named(std::string name) {
     return [name](Request&) { return Response::Text(200, name, "text/plain"); };
 }
 
-std::string Run(const RouteMatch& match) {
+std::string Invoke(const RouteMatch& match) {
     Request request;
     return match.route->handler(request).body;
 }
@@ -19,7 +19,7 @@ TEST(Router, MatchesLiteralPath) {
     router.Add(Method::kGet, "/health", Named("health"));
     auto match = router.Find(Method::kGet, "/health");
     ASSERT_EQ(match.kind, RouteMatch::Kind::kFound);
-    EXPECT_EQ(Run(match), "health");
+    EXPECT_EQ(Invoke(match), "health");
     EXPECT_EQ(match.route->path_template, "/health");
 }
 
@@ -37,8 +37,8 @@ TEST(Router, PrefersLiteralSegmentOverParameter) {
     Router router;
     router.Add(Method::kGet, "/v1/accounts/{id}", Named("by-id"));
     router.Add(Method::kGet, "/v1/accounts/export", Named("export"));
-    EXPECT_EQ(Run(router.Find(Method::kGet, "/v1/accounts/export")), "export");
-    EXPECT_EQ(Run(router.Find(Method::kGet, "/v1/accounts/acct_1")), "by-id");
+    EXPECT_EQ(Invoke(router.Find(Method::kGet, "/v1/accounts/export")), "export");
+    EXPECT_EQ(Invoke(router.Find(Method::kGet, "/v1/accounts/acct_1")), "by-id");
 }
 
 TEST(Router, ReportsMethodNotAllowedWithAllowedMethods) {

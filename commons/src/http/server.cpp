@@ -1,17 +1,15 @@
 #include "commons/http/server.hpp"
 
 // <utility> first: Boost 1.74's awaitable header uses std::exchange without including it.
-#include <utility>
-
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "commons/assert.hpp"
 #include "commons/blocking_pool.hpp"
@@ -85,7 +83,7 @@ awaitable<Response> RunOnPool(BlockingPool& pool, std::function<Response()> work
     net::use_awaitable_t<> token;
     co_return co_await net::async_initiate<net::use_awaitable_t<>,
                                            void(std::exception_ptr, Response)>(std::move(initiate),
-                                                                                token);
+                                                                               token);
 }
 
 }  // namespace
@@ -191,9 +189,8 @@ awaitable<Response> Server::Impl::Dispatch(Request& request) {
         case RouteMatch::Kind::kNotFound: {
             Route not_found{request.method, "", nullptr, Execution::kInline, {}};
             not_found.handler = [](Request& r) {
-                return Response::Error(ApiError::NotFound("No route for " +
-                                                          std::string(MethodName(r.method)) + " " +
-                                                          r.path));
+                return Response::Error(ApiError::NotFound(
+                    "No route for " + std::string(MethodName(r.method)) + " " + r.path));
             };
             co_return Invoke(request, &not_found);
         }
@@ -292,12 +289,14 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket, std::shared_ptr<Connecti
                 "The request body exceeds " + std::to_string(settings.body_bytes_max) + " bytes.",
                 std::nullopt});
         } else if (error == bhttp::error::header_limit) {
-            refusal = Response::Error(ApiError{
-                431, ErrorType::kInvalidRequest, "headers_too_large",
-                "The request line and headers exceed " +
-                    std::to_string(settings.header_bytes_max) + " bytes.",
-                std::nullopt});
-        } else if (error && error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+            refusal =
+                Response::Error(ApiError{431, ErrorType::kInvalidRequest, "headers_too_large",
+                                         "The request line and headers exceed " +
+                                             std::to_string(settings.header_bytes_max) + " bytes.",
+                                         std::nullopt});
+        } else if (error &&
+                   error.category() ==
+                       bhttp::make_error_code(bhttp::error::bad_target).category() &&
                    error != bhttp::error::end_of_stream && error != bhttp::error::partial_message) {
             refusal = Response::Error(ApiError::BadRequest(
                 "malformed_request", "The request is not valid HTTP/1.1: " + error.message()));

@@ -22,7 +22,7 @@ using test_support::HttpConnection;
 
 // A gate a handler waits on until the test opens it; records that it was reached.
 class Gate {
-public:
+  public:
     void Wait() {
         std::unique_lock lock(mutex_);
         ++waiting_;
@@ -39,7 +39,7 @@ public:
         return changed_.wait_for(lock, 10s, [&] { return waiting_ >= count; });
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable changed_;
     int waiting_ = 0;
@@ -51,16 +51,16 @@ std::string ErrorCode(const std::string& body) {
 }
 
 class ServerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         router_.Add(
             Method::kGet, "/inline",
             [](Request&) { return Response::Json(200, R"({"where":"inline"})"); },
             Execution::kInline);
         router_.Add(Method::kGet, "/v1/things/{id}", [](Request& request) {
-            return Response::Json(200, nlohmann::json{{"id", request.PathParam("id")},
-                                                      {"route", request.route}}
-                                           .dump());
+            return Response::Json(
+                200,
+                nlohmann::json{{"id", request.PathParam("id")}, {"route", request.route}}.dump());
         });
         router_.Add(Method::kPost, "/echo", [](Request& request) {
             return Response::Text(200, request.body, "text/plain");
@@ -208,8 +208,8 @@ TEST_F(ServerTest, BlockedHandlerDoesNotBlockIoThread) {
     ServerSettings settings;
     settings.io_threads = 1;
     Start(settings);
-    auto blocked = std::async(std::launch::async,
-                              [&] { return test_support::Fetch(port_, "GET", "/gate"); });
+    auto blocked =
+        std::async(std::launch::async, [&] { return test_support::Fetch(port_, "GET", "/gate"); });
     ASSERT_TRUE(gate_.WaitForWaiters(1));
     // With the only io thread free, inline routes still answer while the handler blocks.
     EXPECT_EQ(test_support::Fetch(port_, "GET", "/inline").status, 200);
@@ -219,11 +219,11 @@ TEST_F(ServerTest, BlockedHandlerDoesNotBlockIoThread) {
 
 TEST_F(ServerTest, FullBlockingPoolAnswers503WithRetryAfter) {
     Start({}, /*pool_threads=*/1, /*pool_queue=*/1);
-    auto running = std::async(std::launch::async,
-                              [&] { return test_support::Fetch(port_, "GET", "/gate"); });
+    auto running =
+        std::async(std::launch::async, [&] { return test_support::Fetch(port_, "GET", "/gate"); });
     ASSERT_TRUE(gate_.WaitForWaiters(1));
-    auto queued = std::async(std::launch::async,
-                             [&] { return test_support::Fetch(port_, "GET", "/gate"); });
+    auto queued =
+        std::async(std::launch::async, [&] { return test_support::Fetch(port_, "GET", "/gate"); });
     ASSERT_TRUE(test_support::PollUntil(10s, [&] { return pool_->queued() == 1; }));
     auto refused = test_support::Fetch(port_, "GET", "/v1/things/x");
     EXPECT_EQ(refused.status, 503);
@@ -293,7 +293,8 @@ TEST_F(ServerTest, PipelineRunsOutermostFirstAndSeesUnmatchedRoutes) {
     EXPECT_EQ(missing.status, 404);
     EXPECT_EQ(missing.Header("x-step-b"), "1");
     std::lock_guard lock(order_mutex);
-    EXPECT_EQ(order, (std::vector<std::string>{"a:/v1/things/{id}", "b:/v1/things/{id}", "a:", "b:"}));
+    EXPECT_EQ(order,
+              (std::vector<std::string>{"a:/v1/things/{id}", "b:/v1/things/{id}", "a:", "b:"}));
 }
 
 }  // namespace

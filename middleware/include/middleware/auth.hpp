@@ -37,7 +37,7 @@ std::vector<ApiKey> ParseApiKeys(std::string_view text);
 // keys rotate without a restart; a changed file that does not parse is refused and the old
 // keys kept.
 class ApiKeyStore {
-public:
+  public:
     ApiKeyStore(const commons::SecretStore& secrets, commons::Logger& logger,
                 std::chrono::milliseconds refresh_interval);  // throws ConfigError
 
@@ -45,7 +45,7 @@ public:
     void Refresh();
     std::size_t size() const;
 
-private:
+  private:
     const commons::SecretStore& secrets_;
     commons::Logger& logger_;
     std::chrono::milliseconds refresh_interval_;

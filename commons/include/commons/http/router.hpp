@@ -33,7 +33,7 @@ struct RouteMatch {
 // Matches paths against templates with `{name}` segments. Literal segments win over
 // parameters when both match. Routes are added at start-up; Find() is then thread-safe.
 class Router {
-public:
+  public:
     // Precondition: the template starts with '/', parameters are whole segments, and the same
     // method and template are not added twice.
     void Add(Method method, std::string path_template, Handler handler,
@@ -45,7 +45,7 @@ public:
 
     const std::vector<Route>& routes() const { return routes_; }
 
-private:
+  private:
     std::vector<Route> routes_;
 };
 

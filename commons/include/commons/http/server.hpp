@@ -48,7 +48,7 @@ struct ServerSettings {
 // 405, both as JSON errors and both through the pipeline. Anything a handler throws becomes a
 // JSON 500 (the error-boundary middleware normally catches it first).
 class Server {
-public:
+  public:
     Server(ServerSettings settings, const Router& router, std::vector<Middleware> pipeline,
            BlockingPool& blocking_pool, Logger& logger);
     ~Server();  // calls Stop()
@@ -66,7 +66,7 @@ public:
 
     std::size_t open_connections() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
