@@ -24,12 +24,15 @@ endfunction()
 function(payments_embed_migrations target service dir)
   file(GLOB sql_files CONFIGURE_DEPENDS ${dir}/[0-9][0-9][0-9]_*.sql)
   list(SORT sql_files)
+  file(GLOB commons_files CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/commons/migrations/[0-9][0-9][0-9]_*.sql)
+  list(SORT commons_files)
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${service}_migrations.cpp)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -DSERVICE=${service} -DOUT=${out} "-DFILES=${sql_files}"
+            "-DCOMMONS_FILES=${commons_files}"
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
-    DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    DEPENDS ${sql_files} ${commons_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     COMMENT "Embedding ${service} migrations")
   target_sources(${target} PRIVATE ${out})
 endfunction()

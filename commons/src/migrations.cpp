@@ -23,12 +23,15 @@ MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema_vi
     if (!IsValidSchemaName(schema)) {
         throw MigrationError("invalid schema name \"" + schema + "\"");
     }
-    for (std::size_t i = 0; i < migrations.size(); ++i) {
-        if (migrations[i].version <= 0 ||
-            (i > 0 && migrations[i].version <= migrations[i - 1].version)) {
-            throw MigrationError("migration versions must be positive and strictly increasing: " +
-                                 migrations[i].name);
+    std::map<std::string, int> newest_known;  // per track
+    for (const auto& migration : migrations) {
+        int& newest = newest_known[migration.track];
+        if (migration.version <= newest) {
+            throw MigrationError(
+                "migration versions must be positive and strictly increasing within a track: " +
+                migration.track + "/" + migration.name);
         }
+        newest = migration.version;
     }
 
     // The schema name is validated above, so it can be spliced into DDL safely.
@@ -38,21 +41,24 @@ MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema_vi
             "SELECT pg_advisory_xact_lock(hashtext('payments.migrations'), hashtext($1))", schema);
         tx.exec0("CREATE SCHEMA IF NOT EXISTS " + schema);
         tx.exec0("CREATE TABLE IF NOT EXISTS " + schema +
-                 ".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
-                 "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+                 ".schema_migrations (track text NOT NULL, version integer NOT NULL, "
+                 "name text NOT NULL, checksum text NOT NULL, "
+                 "applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (track, version))");
 
-        std::map<int, std::pair<std::string, std::string>> applied;
-        for (const auto& row :
-             tx.exec("SELECT version, name, checksum FROM " + schema + ".schema_migrations")) {
-            applied[row[0].as<int>()] = {row[1].as<std::string>(), row[2].as<std::string>()};
+        using Key = std::pair<std::string, int>;
+        std::map<Key, std::pair<std::string, std::string>> applied;
+        for (const auto& row : tx.exec("SELECT track, version, name, checksum FROM " + schema +
+                                       ".schema_migrations")) {
+            applied[{row[0].as<std::string>(), row[1].as<int>()}] = {row[2].as<std::string>(),
+                                                                     row[3].as<std::string>()};
         }
-        const int newest_known = migrations.empty() ? 0 : migrations.back().version;
-        for (const auto& [version, recorded] : applied) {
-            auto it = std::find_if(
-                migrations.begin(), migrations.end(),
-                [version = version](const Migration& m) { return m.version == version; });
+        for (const auto& [key, recorded] : applied) {
+            auto it = std::find_if(migrations.begin(), migrations.end(),
+                                   [&key = key](const Migration& m) {
+                                       return m.track == key.first && m.version == key.second;
+                                   });
             if (it == migrations.end()) {
-                if (version > newest_known) {
+                if (key.second > newest_known[key.first]) {
                     // A newer release migrated already; this binary can still run on it.
                     logger.Warn("database has a migration newer than this binary",
                                 {{"schema", schema}, {"migration", recorded.first}});
@@ -71,7 +77,7 @@ MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema_vi
         }
 
         for (const auto& migration : migrations) {
-            if (applied.count(migration.version) != 0) continue;
+            if (applied.count({migration.track, migration.version}) != 0) continue;
             tx.exec0("SET LOCAL search_path TO " + schema + ", public");
             try {
                 tx.exec(migration.sql);
@@ -79,8 +85,10 @@ MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema_vi
                 throw MigrationError("migration " + migration.name + " failed: " + error.what());
             }
             tx.exec_params("INSERT INTO " + schema +
-                               ".schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                           migration.version, migration.name, Sha256Hex(migration.sql));
+                               ".schema_migrations (track, version, name, checksum) "
+                               "VALUES ($1, $2, $3, $4)",
+                           migration.track, migration.version, migration.name,
+                           Sha256Hex(migration.sql));
             report.applied.push_back(migration.name);
         }
         tx.exec0("SET LOCAL search_path TO DEFAULT");

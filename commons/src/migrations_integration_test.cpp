@@ -123,6 +123,22 @@ TEST_F(MigrationsTest, RefusesUnorderedListsAndInvalidSchemaNames) {
     EXPECT_TRUE(IsValidSchemaName("ledger"));
 }
 
+TEST_F(MigrationsTest, TracksHaveIndependentVersionsAndAreAppliedInListOrder) {
+    std::vector<Migration> tracked = {
+        {1, "001_shared.sql", "CREATE TABLE shared (id int PRIMARY KEY);", "commons"},
+        {1, "001_own.sql", "CREATE TABLE own (id int REFERENCES shared);", "ledger"},
+    };
+    auto report = ApplyMigrations(*pool_, schema_, tracked, logger_);
+    EXPECT_EQ(report.applied, (std::vector<std::string>{"001_shared.sql", "001_own.sql"}));
+    tracked.push_back({2, "002_shared.sql", "ALTER TABLE shared ADD COLUMN v int;", "commons"});
+    report = ApplyMigrations(*pool_, schema_, tracked, logger_);
+    EXPECT_EQ(report.applied, (std::vector<std::string>{"002_shared.sql"}));
+    EXPECT_EQ(
+        Count("SELECT count(*) FROM " + schema_ + ".schema_migrations WHERE track = 'commons'"), 2);
+    tracked[0].sql += " -- edited";
+    EXPECT_THROW(ApplyMigrations(*pool_, schema_, tracked, logger_), MigrationError);
+}
+
 TEST_F(MigrationsTest, ConcurrentRunsApplyEachFileExactlyOnce) {
     constexpr int kRunners = 6;
     std::vector<std::future<MigrationReport>> runs;

@@ -159,6 +159,10 @@ commons::http::Middleware Authentication(ApiKeyStore& keys,
             return response;
         }
         request.key_id = key->id;
+        if (!request.required_scope.empty() && !key->HasScope(request.required_scope)) {
+            return Response::Error(ApiError::Forbidden("This API key lacks the scope " +
+                                                       request.required_scope + "."));
+        }
         return next(request);
     };
 }

@@ -8,6 +8,9 @@
 #include "commons/log.hpp"
 #include "commons/redis.hpp"
 #include "middleware/auth.hpp"
+#include "middleware/idempotency.hpp"
+#include "middleware/rate_limit.hpp"
+#include "middleware/telemetry.hpp"
 
 namespace middleware {
 namespace {
@@ -66,11 +69,12 @@ commons::http::Middleware ErrorBoundary(commons::Logger& logger) {
 }
 
 std::vector<commons::http::Middleware> StandardPipeline(PipelineParts parts) {
-    return {
-        RequestId(parts.ids),
-        ErrorBoundary(parts.logger),
-        Authentication(parts.api_keys),
+    std::vector<commons::http::Middleware> pipeline = {
+        RequestId(parts.ids),        AccessLog(parts.logger),        parts.metrics.Middleware(),
+        ErrorBoundary(parts.logger), Authentication(parts.api_keys), RateLimit(parts.rate_limiter),
     };
+    if (parts.idempotency != nullptr) pipeline.push_back(Idempotency(*parts.idempotency));
+    return pipeline;
 }
 
 }  // namespace middleware

@@ -20,7 +20,10 @@
 #include "commons/runtime_config.hpp"
 #include "commons/secrets.hpp"
 #include "middleware/auth.hpp"
+#include "middleware/idempotency.hpp"
 #include "middleware/pipeline.hpp"
+#include "middleware/rate_limit.hpp"
+#include "middleware/telemetry.hpp"
 
 #ifndef PAYMENTS_VERSION
 #define PAYMENTS_VERSION "dev"
@@ -47,6 +50,8 @@ struct HostSettings {
     std::filesystem::path runtime_config_dir;
     std::chrono::milliseconds runtime_config_poll{5s};
     commons::LogLevel log_level = commons::LogLevel::kInfo;
+    RateLimitSettings rate_limit;
+    IdempotencySettings idempotency;
 };
 
 HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvReader& env) {
@@ -96,6 +101,18 @@ HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvRe
             "expected debug, info, warn or error, got \"" + level_text + "\"");
     }
     s.log_level = *level;
+
+    s.rate_limit.tokens_per_second =
+        static_cast<double>(env.Int("PAYMENTS_RATE_LIMIT_PER_SECOND", 1000, 0, 10'000'000));
+    s.rate_limit.burst = static_cast<double>(env.Int(
+        "PAYMENTS_RATE_LIMIT_BURST",
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(2 * s.rate_limit.tokens_per_second)), 1,
+        100'000'000));
+    // Stripe keeps keys at least 24 hours; clients rely on that, so less is refused.
+    s.idempotency.retention = std::chrono::duration_cast<std::chrono::seconds>(
+        env.Duration("PAYMENTS_IDEMPOTENCY_RETENTION", 24h, 24h, 24h * 90));
+    s.idempotency.lease = std::chrono::duration_cast<std::chrono::seconds>(
+        env.Duration("PAYMENTS_IDEMPOTENCY_LEASE", 60s, 1s, 1h));
     return s;
 }
 
@@ -196,8 +213,14 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
     ServiceContext context{logger, metrics, database, redis, runtime_config, ids, secrets, env};
     if (service.add_routes) service.add_routes(context, router);
 
-    commons::http::Server server(settings.http, router, StandardPipeline({ids, logger, api_keys}),
-                                 blocking_pool, logger);
+    RequestMetrics request_metrics(service.name, metrics);
+    RateLimiter rate_limiter(settings.rate_limit);
+    IdempotencyStore idempotency(database.primary(), service.name, settings.idempotency, logger);
+    idempotency.StartPurging();
+    commons::http::Server server(
+        settings.http, router,
+        StandardPipeline({ids, logger, request_metrics, api_keys, rate_limiter, &idempotency}),
+        blocking_pool, logger);
     std::uint16_t port = server.Start();
     logger.Info(
         "started",
@@ -214,6 +237,8 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
          {"body_bytes_max", settings.http.body_bytes_max},
          {"secrets_dir", settings.secrets_dir ? settings.secrets_dir->string() : "none"},
          {"api_keys", api_keys.size()},
+         {"rate_limit_per_second", settings.rate_limit.tokens_per_second},
+         {"idempotency_retention_s", settings.idempotency.retention.count()},
          {"runtime_config_dir", settings.runtime_config_dir.string()},
          {"log_level", commons::LogLevelName(settings.log_level)}});
 

@@ -12,10 +12,16 @@ class Logger;
 
 // One versioned SQL file, e.g. {1, "001_outbox.sql", "CREATE TABLE ..."}. Files are embedded
 // into each service binary at build time (cmake/embed_migrations.cmake).
+//
+// A migration belongs to a track with its own version sequence: "commons" for the platform's
+// tables that every service has (commons/migrations/), and the service's name for its own
+// (<service>/migrations/). The commons track is listed first, so its tables exist before the
+// service's migrations run.
 struct Migration {
     int version;
     std::string name;
     std::string sql;
+    std::string track = "main";
 };
 
 // Migrations cannot be applied: an edited or deleted already-applied file, a malformed list,
@@ -30,12 +36,12 @@ struct MigrationReport {
     std::size_t already_applied = 0;
 };
 
-// Applies the pending `migrations` to `schema` (created if missing) in one transaction under
-// a transaction-scoped advisory lock, so concurrent runs (several replicas starting at once)
-// apply each file exactly once. Each applied file's SHA-256 is recorded in
-// <schema>.schema_migrations; a recorded file whose content changed is refused. While a file
-// runs, search_path is the schema, so files may use unqualified names.
-// Throws MigrationError, or DatabaseUnavailableError when the database cannot be reached.
+// Applies the pending `migrations` (versions strictly increasing within each track) to `schema`
+// (created if missing) in one transaction under a transaction-scoped advisory lock, so concurrent
+// runs (several replicas starting at once) apply each file exactly once. Each applied file's
+// SHA-256 is recorded in <schema>.schema_migrations; a recorded file whose content changed is
+// refused. While a file runs, search_path is the schema, so files may use unqualified names. Throws
+// MigrationError, or DatabaseUnavailableError when the database cannot be reached.
 MigrationReport ApplyMigrations(ConnectionPool& pool, std::string_view schema,
                                 const std::vector<Migration>& migrations, Logger& logger);
 

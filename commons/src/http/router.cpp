@@ -26,6 +26,10 @@ bool IsParameter(std::string_view segment) {
 }  // namespace
 
 void Router::Add(Method method, std::string path_template, Handler handler, Execution execution) {
+    Add(method, std::move(path_template), std::move(handler), RouteOptions{execution, ""});
+}
+
+void Router::Add(Method method, std::string path_template, Handler handler, RouteOptions options) {
     PAY_ASSERT(!path_template.empty() && path_template.front() == '/');
     for (const auto& route : routes_) {
         PAY_ASSERT(!(route.method == method && route.path_template == path_template));
@@ -35,8 +39,8 @@ void Router::Add(Method method, std::string path_template, Handler handler, Exec
         PAY_ASSERT(segment.find('{') == std::string_view::npos || IsParameter(segment));
         segments.emplace_back(segment);
     }
-    routes_.push_back(Route{method, std::move(path_template), std::move(handler), execution,
-                            std::move(segments)});
+    routes_.push_back(Route{method, std::move(path_template), std::move(handler), options.execution,
+                            std::move(segments), std::move(options.scope)});
 }
 
 RouteMatch Router::Find(Method method, std::string_view path) const {

@@ -196,6 +196,7 @@ awaitable<Response> Server::Impl::Dispatch(Request& request) {
         }
     }
     request.route = match.route->path_template;
+    request.required_scope = match.route->scope;
     request.path_params = std::move(match.params);
     const Route* route = match.route;
     if (route->execution == Execution::kInline) co_return Invoke(request, route);

@@ -57,7 +57,8 @@ class ApiKeyStore {
 
 // Requires `Authorization: Bearer <key>` on every path under /v1/ except those listed as
 // public (webhook intake, authenticated by signature). Missing or malformed → 401
-// `missing_api_key`; unknown → 401 `invalid_api_key`. Sets Request::key_id.
+// `missing_api_key`; unknown → 401 `invalid_api_key`; a key without the route's
+// required_scope → 403 `insufficient_scope`. Sets Request::key_id.
 commons::http::Middleware Authentication(ApiKeyStore& keys,
                                          std::vector<std::string> public_route_prefixes = {});
 

@@ -14,12 +14,20 @@ enum class Execution {
     kInline,    // on the io thread: only for handlers that never block (health, metrics)
 };
 
+struct RouteOptions {
+    Execution execution = Execution::kBlocking;
+    // The API-key scope the route requires ("ledger:write"); empty for none. Checked by the
+    // authentication middleware, which answers 403 when the key lacks it.
+    std::string scope;
+};
+
 struct Route {
     Method method;
     std::string path_template;  // "/v1/accounts/{id}/entries"
     Handler handler;
     Execution execution;
     std::vector<std::string> segments;  // split template; "{name}" marks a parameter
+    std::string scope;
 };
 
 struct RouteMatch {
@@ -38,6 +46,7 @@ class Router {
     // method and template are not added twice.
     void Add(Method method, std::string path_template, Handler handler,
              Execution execution = Execution::kBlocking);
+    void Add(Method method, std::string path_template, Handler handler, RouteOptions options);
 
     // `path` is the raw (percent-encoded) path; parameter values are decoded. A parameter
     // whose value does not decode, or is empty, does not match.

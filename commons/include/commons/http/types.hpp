@@ -38,6 +38,7 @@ struct Request {
 
     // Filled by routing.
     std::string route;  // the matched template, e.g. "/v1/accounts/{id}"; "" when unmatched
+    std::string required_scope;  // the matched route's scope; "" for none
     std::vector<std::pair<std::string, std::string>> path_params;  // percent-decoded
 
     // Filled by middleware.

@@ -1,0 +1,283 @@
+#include "middleware/idempotency.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "commons/assert.hpp"
+#include "commons/blocking_pool.hpp"
+#include "commons/crypto.hpp"
+#include "commons/db_transaction.hpp"
+#include "commons/log.hpp"
+#include "commons/migrations.hpp"
+#include "commons/redis.hpp"
+
+namespace middleware {
+namespace {
+
+using commons::http::Handler;
+using commons::http::Method;
+using commons::http::Request;
+using commons::http::Response;
+
+constexpr std::size_t kKeyBytesMax = 255;
+
+// Responses that mean the request never ran: storing them would make a corrected retry with
+// the same key impossible.
+bool IsNotStored(int status) {
+    switch (status) {
+        case 400:
+        case 401:
+        case 403:
+        case 405:
+        case 409:
+        case 413:
+        case 429:
+        case 503:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool IsPrintableAscii(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+Response IdempotencyError(int status, std::string code, std::string message) {
+    return Response::Error(commons::ApiError{status, commons::ErrorType::kIdempotency,
+                                             std::move(code), std::move(message),
+                                             std::string("Idempotency-Key")});
+}
+
+// Headers worth replaying: the content type and what handlers add; not per-request ones.
+commons::http::Headers StorableHeaders(const commons::http::Headers& headers) {
+    commons::http::Headers out;
+    for (const auto& [name, value] : headers) {
+        std::string lower = name;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower == "x-request-id" || lower == "idempotent-replayed") continue;
+        out.emplace_back(name, value);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string BodyFingerprint(std::string_view body) {
+    auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) return "raw:" + commons::Sha256Hex(body);
+    // nlohmann::json keeps object keys sorted, so dump() is canonical for key order.
+    return "json:" + commons::Sha256Hex(
+                         parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+IdempotencyStore::IdempotencyStore(commons::ConnectionPool& pool, std::string schema,
+                                   IdempotencySettings settings, commons::Logger& logger)
+    : pool_(pool), settings_(settings), logger_(logger) {
+    PAY_ASSERT(commons::IsValidSchemaName(schema));
+    PAY_ASSERT(settings_.purge_batch_max > 0);
+    table_ = schema + ".idempotency_keys";
+}
+
+IdempotencyStore::~IdempotencyStore() {
+    {
+        std::lock_guard lock(purge_mutex_);
+        stopping_ = true;
+    }
+    purge_wakeup_.notify_all();
+    if (purger_.joinable()) purger_.join();
+}
+
+IdempotencyStore::Begin IdempotencyStore::Start(const std::string& key_id, const std::string& key,
+                                                std::string_view method, const std::string& path,
+                                                const std::string& body_sha256) {
+    const std::string method_name(method);
+    const auto lease = std::to_string(settings_.lease.count()) + " seconds";
+    const auto retention = std::to_string(settings_.retention.count()) + " seconds";
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) -> Begin {
+        auto inserted = tx.exec_params(
+            "INSERT INTO " + table_ +
+                " (key_id, idempotency_key, method, path, body_sha256, state, locked_until) "
+                "VALUES ($1, $2, $3, $4, $5, 'running', now() + $6::interval) "
+                "ON CONFLICT (key_id, idempotency_key) DO NOTHING RETURNING 1",
+            key_id, key, method_name, path, body_sha256, lease);
+        if (!inserted.empty()) return {Outcome::kStarted, std::nullopt, ""};
+
+        auto row = tx.exec_params1(
+            "SELECT method, path, body_sha256, state, locked_until > now(), response_status, "
+            "response_headers::text, response_body, created_at < now() - $3::interval "
+            "FROM " +
+                table_ + " WHERE key_id = $1 AND idempotency_key = $2 FOR UPDATE",
+            key_id, key, retention);
+        const bool expired = row[8].as<bool>();
+        if (expired) {
+            // Past its retention but not purged yet: the key is free again.
+            tx.exec_params("UPDATE " + table_ +
+                               " SET method = $3, path = $4, body_sha256 = $5, state = 'running', "
+                               "locked_until = now() + $6::interval, recovery_point = 'started', "
+                               "response_status = NULL, response_headers = NULL, "
+                               "response_body = NULL, created_at = now(), completed_at = NULL "
+                               "WHERE key_id = $1 AND idempotency_key = $2",
+                           key_id, key, method_name, path, body_sha256, lease);
+            return {Outcome::kStarted, std::nullopt, ""};
+        }
+        if (row[0].as<std::string>() != method_name)
+            return {Outcome::kMismatch, std::nullopt, "method"};
+        if (row[1].as<std::string>() != path) return {Outcome::kMismatch, std::nullopt, "path"};
+        if (row[2].as<std::string>() != body_sha256)
+            return {Outcome::kMismatch, std::nullopt, "body"};
+        if (row[3].as<std::string>() == "complete") {
+            StoredResponse stored;
+            stored.status = row[5].as<int>();
+            const auto headers = nlohmann::json::parse(row[6].as<std::string>());
+            for (const auto& [name, value] : headers.items()) {
+                stored.headers.emplace_back(name, value.get<std::string>());
+            }
+            pqxx::binarystring body(row[7]);
+            stored.body = body.str();
+            return {Outcome::kReplay, std::move(stored), ""};
+        }
+        if (row[4].as<bool>()) return {Outcome::kInProgress, std::nullopt, ""};
+        // The lease ran out: whoever held the key died mid-request. Take it over.
+        tx.exec_params("UPDATE " + table_ +
+                           " SET locked_until = now() + $3::interval "
+                           "WHERE key_id = $1 AND idempotency_key = $2",
+                       key_id, key, lease);
+        return {Outcome::kStarted, std::nullopt, ""};
+    });
+}
+
+void IdempotencyStore::Complete(const std::string& key_id, const std::string& key,
+                                const StoredResponse& response) {
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& [name, value] : response.headers) headers[name] = value;
+    commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        pqxx::binarystring body(response.body.data(), response.body.size());
+        tx.exec_params("UPDATE " + table_ +
+                           " SET state = 'complete', locked_until = NULL, response_status = $3, "
+                           "response_headers = $4::jsonb, response_body = $5, completed_at = now() "
+                           "WHERE key_id = $1 AND idempotency_key = $2",
+                       key_id, key, response.status,
+                       headers.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       body);
+    });
+}
+
+void IdempotencyStore::Release(const std::string& key_id, const std::string& key) {
+    commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        tx.exec_params("DELETE FROM " + table_ +
+                           " WHERE key_id = $1 AND idempotency_key = $2 AND state = 'running'",
+                       key_id, key);
+    });
+}
+
+std::size_t IdempotencyStore::PurgeExpired(std::size_t statements_max) {
+    const auto retention = std::to_string(settings_.retention.count()) + " seconds";
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < statements_max; ++i) {
+        auto deleted = commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+            return tx
+                .exec_params("DELETE FROM " + table_ + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " +
+                                 table_ + " WHERE created_at < now() - $1::interval LIMIT $2))",
+                             retention, settings_.purge_batch_max)
+                .affected_rows();
+        });
+        total += deleted;
+        if (deleted < settings_.purge_batch_max) break;
+    }
+    return total;
+}
+
+void IdempotencyStore::StartPurging() {
+    PAY_ASSERT(!purger_.joinable());
+    purger_ = std::thread([this] {
+        std::unique_lock lock(purge_mutex_);
+        while (
+            !purge_wakeup_.wait_for(lock, settings_.purge_interval, [this] { return stopping_; })) {
+            lock.unlock();
+            try {
+                auto deleted = PurgeExpired();
+                if (deleted > 0) logger_.Info("idempotency keys purged", {{"deleted", deleted}});
+            } catch (const std::exception& error) {
+                logger_.Warn("idempotency key purge failed", {{"error", error.what()}});
+            }
+            lock.lock();
+        }
+    });
+}
+
+commons::http::Middleware Idempotency(IdempotencyStore& store) {
+    return [&store](Request& request, const Handler& next) -> Response {
+        auto header = request.Header("idempotency-key");
+        const bool writes = request.method == Method::kPost || request.method == Method::kPut ||
+                            request.method == Method::kPatch || request.method == Method::kDelete;
+        if (!header || !writes || request.route.empty() || request.key_id.empty()) {
+            return next(request);
+        }
+        const std::string key(*header);
+        if (key.empty() || key.size() > kKeyBytesMax || !IsPrintableAscii(key)) {
+            return Response::Error(commons::ApiError::BadRequest(
+                "idempotency_key_invalid",
+                "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+                std::string("Idempotency-Key")));
+        }
+        auto begin = store.Start(request.key_id, key, commons::http::MethodName(request.method),
+                                 request.path, BodyFingerprint(request.body));
+        switch (begin.outcome) {
+            case IdempotencyStore::Outcome::kReplay: {
+                Response replay{begin.stored->status, begin.stored->headers, begin.stored->body};
+                replay.SetHeader("Idempotent-Replayed", "true");
+                return replay;
+            }
+            case IdempotencyStore::Outcome::kMismatch:
+                return IdempotencyError(400, "idempotency_error",
+                                        "This Idempotency-Key was already used with a different " +
+                                            begin.mismatch +
+                                            "; use a new key for a different request.");
+            case IdempotencyStore::Outcome::kInProgress: {
+                auto response = IdempotencyError(
+                    409, "idempotency_key_in_use",
+                    "A request with this Idempotency-Key is still running; retry after it ends.");
+                response.SetHeader("Retry-After", "1");
+                return response;
+            }
+            case IdempotencyStore::Outcome::kStarted:
+                break;
+        }
+
+        Response response;
+        try {
+            response = next(request);
+        } catch (const commons::DatabaseUnavailableError&) {
+            // The work did not commit: free the key for a retry (best effort; if the database is
+            // gone the lease expires instead).
+            try {
+                store.Release(request.key_id, key);
+            } catch (const std::exception&) {
+            }
+            throw;
+        } catch (const commons::RedisUnavailableError&) {
+            store.Release(request.key_id, key);
+            throw;
+        } catch (const commons::OverloadedError&) {
+            store.Release(request.key_id, key);
+            throw;
+        } catch (const std::exception&) {
+            // A bug: the outcome is unknown, so the key keeps the 500 (Stripe's behaviour).
+            store.Complete(request.key_id, key,
+                           {500,
+                            {{"Content-Type", "application/json"}},
+                            commons::ApiError::Internal().ToJson()});
+            throw;
+        }
+        if (IsNotStored(response.status) ||
+            response.body.size() > store.settings().stored_body_bytes_max) {
+            store.Release(request.key_id, key);
+        } else {
+            store.Complete(request.key_id, key,
+                           {response.status, StorableHeaders(response.headers), response.body});
+        }
+        return response;
+    };
+}
+
+}  // namespace middleware
