@@ -11,6 +11,7 @@
 #include "commons/blocking_pool.hpp"
 #include "commons/config.hpp"
 #include "commons/db.hpp"
+#include "commons/events.hpp"
 #include "commons/http/server.hpp"
 #include "commons/ids.hpp"
 #include "commons/log.hpp"
@@ -52,6 +53,7 @@ struct HostSettings {
     commons::LogLevel log_level = commons::LogLevel::kInfo;
     RateLimitSettings rate_limit;
     IdempotencySettings idempotency;
+    commons::RelaySettings relay;
 };
 
 HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvReader& env) {
@@ -113,6 +115,13 @@ HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvRe
         env.Duration("PAYMENTS_IDEMPOTENCY_RETENTION", 24h, 24h, 24h * 90));
     s.idempotency.lease = std::chrono::duration_cast<std::chrono::seconds>(
         env.Duration("PAYMENTS_IDEMPOTENCY_LEASE", 60s, 1s, 1h));
+
+    s.relay.schema = service.name;
+    s.relay.stream = env.String("PAYMENTS_EVENTS_STREAM", "payments.events");
+    s.relay.batch_max =
+        static_cast<std::size_t>(env.Int("PAYMENTS_OUTBOX_BATCH_MAX", 500, 1, 10'000));
+    s.relay.retention = std::chrono::duration_cast<std::chrono::seconds>(
+        env.Duration("PAYMENTS_OUTBOX_RETENTION", 24h * 7, 1h, 24h * 365));
     return s;
 }
 
@@ -210,7 +219,9 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
 
     commons::http::Router router;
     AddOperationalRoutes(router, metrics, database, redis, service.name);
-    ServiceContext context{logger, metrics, database, redis, runtime_config, ids, secrets, env};
+    commons::Outbox outbox(service.name, ids);
+    ServiceContext context{logger, metrics, database, redis, runtime_config,
+                           ids,    outbox,  secrets,  env};
     if (service.add_routes) service.add_routes(context, router);
 
     RequestMetrics request_metrics(service.name, metrics);
@@ -221,6 +232,8 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
         settings.http, router,
         StandardPipeline({ids, logger, request_metrics, api_keys, rate_limiter, &idempotency}),
         blocking_pool, logger);
+    commons::OutboxRelay relay(database.primary(), redis, settings.relay, logger, metrics);
+    relay.Start();
     std::uint16_t port = server.Start();
     logger.Info(
         "started",
@@ -246,6 +259,7 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
     logger.Info("shutting down", {{"signal", signal_number},
                                   {"drain_timeout_ms", settings.http.drain_timeout.count()}});
     server.Stop();
+    relay.Stop();
     logger.Info("stopped");
     return 0;
 }

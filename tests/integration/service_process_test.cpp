@@ -9,6 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "commons/db.hpp"
+#include "commons/db_transaction.hpp"
+#include "commons/events.hpp"
+#include "commons/ids.hpp"
+#include "commons/redis.hpp"
 #include "support/devstack.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -147,6 +152,51 @@ TEST_P(ServiceProcessTest, ServesHealthReadyMetricsAndRequiresAuthUnderV1) {
         EXPECT_TRUE(nlohmann::json::accept(log.substr(start, end - start)))
             << "not a JSON line: " << log.substr(start, end - start);
     }
+}
+
+TEST_P(ServiceProcessTest, RelaysOutboxEventsToTheStream) {
+    Migrate();
+    const std::string stream = "test.events." + commons::RandomHex(6);
+    auto port = FreePort();
+    auto env = ServiceEnvironment(port);
+    env["PAYMENTS_EVENTS_STREAM"] = stream;
+    auto service = StartService(env);
+
+    commons::DbSettings db;
+    db.url = test_support::DatabaseUrl();
+    db.application_name = "service-process-test";
+    commons::ConnectionPool pool(db);
+    commons::IdGenerator ids;
+    commons::Outbox outbox(GetParam().name, ids);
+    std::string event_id = commons::WithTransaction(pool, [&](pqxx::dbtransaction& tx) {
+        return outbox.Add(tx, GetParam().name + ".test.happened", R"({"n":1})");
+    });
+
+    commons::RedisSettings redis_settings;
+    redis_settings.url = test_support::RedisUrl();
+    commons::RedisClient redis(redis_settings);
+    std::string envelope;
+    bool arrived = test_support::PollUntil(std::chrono::seconds(30), [&] {
+        auto entries = redis.Command({"XRANGE", stream, "-", "+"});
+        for (const auto& entry : entries.elements) {
+            const auto& fields = entry.elements.at(1).elements;
+            for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+                if (fields[i].text == "envelope" &&
+                    fields[i + 1].text.find(event_id) != std::string::npos) {
+                    envelope = fields[i + 1].text;
+                    return true;
+                }
+            }
+        }
+        return false;
+    });
+    redis.Command({"DEL", stream});
+    ASSERT_TRUE(arrived) << service->Output();
+    auto parsed = nlohmann::json::parse(envelope);
+    EXPECT_EQ(parsed["id"], event_id);
+    EXPECT_EQ(parsed["source"], GetParam().name);
+    EXPECT_EQ(parsed["type"], GetParam().name + ".test.happened");
+    EXPECT_EQ(parsed["data"]["n"], 1);
 }
 
 TEST_P(ServiceProcessTest, ReadyNamesTheDependencyThatFails) {

@@ -14,6 +14,7 @@ class Database;
 class EnvReader;
 class IdGenerator;
 class Logger;
+class Outbox;
 class Metrics;
 class RedisClient;
 class RuntimeConfig;
@@ -30,6 +31,8 @@ struct ServiceContext {
     commons::RedisClient& redis;
     commons::RuntimeConfig& runtime_config;
     commons::IdGenerator& ids;
+    // Writes events in the caller's transaction; the host's relay publishes them.
+    commons::Outbox& outbox;
     const commons::SecretStore& secrets;
     const commons::EnvReader& env;
 };
