@@ -75,7 +75,7 @@ bool HttpConnection::FillBuffer() {
     return true;
 }
 
-HttpReply HttpConnection::ReadReply() {
+HttpReply HttpConnection::ReadReply(bool expect_body) {
     std::size_t header_end;
     while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
         if (!FillBuffer()) throw std::runtime_error("connection closed before a full reply");
@@ -102,7 +102,9 @@ HttpReply HttpConnection::ReadReply() {
         }
         pos = end + 2;
     }
-    if (auto length = reply.Header("content-length")) {
+    if (!expect_body) {
+        // Headers only.
+    } else if (auto length = reply.Header("content-length")) {
         std::size_t size = std::stoul(*length);
         while (buffer_.size() < size) {
             if (!FillBuffer()) throw std::runtime_error("connection closed mid-body");

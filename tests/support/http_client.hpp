@@ -32,8 +32,9 @@ class HttpConnection {
     HttpConnection& operator=(const HttpConnection&) = delete;
 
     void SendRaw(const std::string& bytes);
-    // Reads one response (Content-Length framed, or until close).
-    HttpReply ReadReply();
+    // Reads one response (Content-Length framed, or until close). `expect_body` is false for
+    // the reply to a HEAD request, which has headers only.
+    HttpReply ReadReply(bool expect_body = true);
     // Sends a request with Content-Length and reads the reply.
     HttpReply Request(const std::string& method, const std::string& target,
                       const std::vector<std::pair<std::string, std::string>>& headers = {},

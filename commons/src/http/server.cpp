@@ -306,6 +306,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket, std::shared_ptr<Connecti
         }
 
         bool keep_alive = false;
+        bool head_request = false;
         Response response;
         if (refusal) {
             response = std::move(*refusal);
@@ -313,6 +314,7 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket, std::shared_ptr<Connecti
             auto& message = parser.get();
             Request request;
             request.method = ToMethod(message.method());
+            head_request = request.method == Method::kHead;
             request.target = std::string(message.target());
             auto question = request.target.find('?');
             request.path = request.target.substr(0, question);
@@ -346,6 +348,9 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket, std::shared_ptr<Connecti
         out.body() = std::move(response.body);
         out.keep_alive(keep_alive);
         out.prepare_payload();
+        // A response to HEAD carries the headers a GET would, but never a body: a body here
+        // would be read as the start of the next response on a kept-alive connection.
+        if (head_request) out.body().clear();
         stream.expires_after(settings.write_timeout);
         co_await bhttp::async_write(stream, out, net::redirect_error(use_awaitable, error));
         if (error || !keep_alive) break;

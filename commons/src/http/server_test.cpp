@@ -113,6 +113,19 @@ TEST_F(ServerTest, UnknownPathIsJson404) {
     EXPECT_EQ(ErrorCode(reply.body), "resource_missing");
 }
 
+TEST_F(ServerTest, HeadResponseHasNoBodySoTheConnectionStaysUsable) {
+    Start();
+    HttpConnection connection(port_);
+    connection.SendRaw("HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto head = connection.ReadReply(/*expect_body=*/false);
+    EXPECT_EQ(head.status, 405);
+    EXPECT_NE(head.Header("content-length"), "0");  // the length a GET would have had
+    // Had the server sent a body, these bytes would be read as the next reply.
+    auto next = connection.Request("POST", "/echo", {}, "ok");
+    EXPECT_EQ(next.status, 200);
+    EXPECT_EQ(next.body, "ok");
+}
+
 TEST_F(ServerTest, KnownPathWithWrongMethodIs405WithAllow) {
     Start();
     auto reply = test_support::Fetch(port_, "DELETE", "/echo");
