@@ -16,42 +16,20 @@
 #include "commons/ids.hpp"
 #include "commons/log.hpp"
 #include "commons/metrics.hpp"
+#include "support/temp_dir.hpp"
 
 namespace commons {
 namespace {
 
 namespace fs = std::filesystem;
+
+struct TempDir : test_support::TempDir {
+    TempDir() : test_support::TempDir("runtime-config-test") {}
+};
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::Not;
 using testing::Pair;
-
-// A fresh directory under the system temp dir, removed with its contents at the end.
-class TempDir {
-  public:
-    TempDir()
-        : path_(fs::temp_directory_path() / ("payments-runtime-config-test-" + RandomHex(8))) {
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-
-    void Write(const std::string& name, const std::string& content) const {
-        std::ofstream out(path_ / name, std::ios::binary | std::ios::trunc);
-        out << content;
-        ASSERT_TRUE(out.good()) << "cannot write " << (path_ / name);
-    }
-    void Remove(const std::string& name) const { fs::remove(path_ / name); }
-
-  private:
-    fs::path path_;
-};
 
 // An integer from 1 to 100.
 std::optional<std::string> ValidatePercent(std::string_view value) {

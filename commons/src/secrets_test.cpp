@@ -11,6 +11,7 @@
 
 #include "commons/config.hpp"
 #include "commons/ids.hpp"
+#include "support/temp_dir.hpp"
 
 namespace commons {
 namespace {
@@ -18,32 +19,11 @@ namespace {
 using Vars = std::map<std::string, std::string, std::less<>>;
 
 namespace fs = std::filesystem;
-using testing::HasSubstr;
 
-// A fresh directory under the system temp dir, removed with its contents at the end.
-class TempDir {
-  public:
-    TempDir() : path_(fs::temp_directory_path() / ("payments-secrets-test-" + RandomHex(8))) {
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-
-    void Write(const std::string& name, const std::string& content) const {
-        std::ofstream out(path_ / name, std::ios::binary | std::ios::trunc);
-        out << content;
-        ASSERT_TRUE(out.good()) << "cannot write " << (path_ / name);
-    }
-
-  private:
-    fs::path path_;
+struct TempDir : test_support::TempDir {
+    TempDir() : test_support::TempDir("secrets-test") {}
 };
+using testing::HasSubstr;
 
 TEST(Secret, StreamsAsStars) {
     Secret secret("hunter2");

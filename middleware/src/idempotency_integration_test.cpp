@@ -14,6 +14,7 @@
 #include "commons/migrations.hpp"
 #include "middleware/idempotency.hpp"
 #include "support/devstack.hpp"
+#include "support/temp_dir.hpp"
 
 namespace middleware {
 namespace {
@@ -24,12 +25,7 @@ using commons::http::Request;
 using commons::http::Response;
 using namespace std::chrono_literals;
 
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream content;
-    content << in.rdbuf();
-    return content.str();
-}
+using test_support::ReadFile;
 
 class IdempotencyTest : public ::testing::Test {
   protected:

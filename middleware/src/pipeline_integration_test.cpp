@@ -25,6 +25,7 @@
 #include "middleware/telemetry.hpp"
 #include "support/devstack.hpp"
 #include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 
 namespace middleware {
 namespace {
@@ -37,12 +38,7 @@ using test_support::Fetch;
 constexpr const char* kWriterKey = "sk_test_writer_0123456789";
 constexpr const char* kReaderKey = "sk_test_reader_0123456789";
 
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream content;
-    content << in.rdbuf();
-    return content.str();
-}
+using test_support::ReadFile;
 
 class PipelineIntegrationTest : public ::testing::Test {
   protected:

@@ -27,6 +27,7 @@
 #include "commons/http/router.hpp"
 #include "commons/http/server.hpp"
 #include "commons/log.hpp"
+#include "support/gate.hpp"
 #include "support/process.hpp"
 
 namespace commons::http {
@@ -40,31 +41,7 @@ namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
-// A gate a handler waits on until the test opens it; counts who reached it.
-class Gate {
-  public:
-    void Wait() {
-        std::unique_lock lock(mutex_);
-        ++waiting_;
-        changed_.notify_all();
-        changed_.wait(lock, [this] { return open_; });
-    }
-    void Open() {
-        std::lock_guard lock(mutex_);
-        open_ = true;
-        changed_.notify_all();
-    }
-    bool WaitForWaiters(int count) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, 10s, [&] { return waiting_ >= count; });
-    }
-
-  private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    int waiting_ = 0;
-    bool open_ = false;
-};
+using test_support::Gate;
 
 // The ClientError `request` fails with, or nullopt when it succeeds.
 std::optional<ClientError> ErrorOf(HttpClient& client, const ClientRequest& request) {

@@ -11,6 +11,7 @@
 
 #include "commons/blocking_pool.hpp"
 #include "commons/log.hpp"
+#include "support/gate.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 
@@ -20,31 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using test_support::HttpConnection;
 
-// A gate a handler waits on until the test opens it; records that it was reached.
-class Gate {
-  public:
-    void Wait() {
-        std::unique_lock lock(mutex_);
-        ++waiting_;
-        changed_.notify_all();
-        changed_.wait(lock, [this] { return open_; });
-    }
-    void Open() {
-        std::lock_guard lock(mutex_);
-        open_ = true;
-        changed_.notify_all();
-    }
-    bool WaitForWaiters(int count) {
-        std::unique_lock lock(mutex_);
-        return changed_.wait_for(lock, 10s, [&] { return waiting_ >= count; });
-    }
-
-  private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    int waiting_ = 0;
-    bool open_ = false;
-};
+using test_support::Gate;
 
 std::string ErrorCode(const std::string& body) {
     return nlohmann::json::parse(body).at("error").at("code").get<std::string>();
