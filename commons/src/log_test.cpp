@@ -305,3 +305,35 @@ TEST(Logger, ConcurrentLinesStayWhole) {
 
 }  // namespace
 }  // namespace commons
+
+namespace commons {
+namespace {
+
+TEST(LoggerFormat, FieldNamedLikeABuiltInKeyDoesNotReplaceIt) {
+    Logger logger("ledger", nullptr);
+    auto parsed = nlohmann::json::parse(
+        logger.Format(LogLevel::kInfo, "real message", {{"msg", "field"}, {"level", 3}}));
+    EXPECT_EQ(parsed["msg"], "real message");
+    EXPECT_EQ(parsed["level"], "info");
+    EXPECT_EQ(parsed["msg_field"], "field");
+    EXPECT_EQ(parsed["level_field"], 3);
+}
+
+TEST(LoggerFormat, ExplicitRequestIdFieldIsWrittenOnce) {
+    Logger logger("ledger", nullptr);
+    ScopedRequestId scope("req_scope");
+    std::string line = logger.Format(LogLevel::kInfo, "m", {{"request_id", "req_field"}});
+    EXPECT_EQ(nlohmann::json::parse(line)["request_id"], "req_field");
+    EXPECT_EQ(line.find("req_scope"), std::string::npos);
+}
+
+TEST(LoggerFormat, WholeDoublesStayFloatsAndNonFiniteBecomesNull) {
+    Logger logger("ledger", nullptr);
+    auto parsed = nlohmann::json::parse(logger.Format(
+        LogLevel::kInfo, "m", {{"whole", 3.0}, {"nan", std::numeric_limits<double>::quiet_NaN()}}));
+    EXPECT_TRUE(parsed["whole"].is_number_float());
+    EXPECT_TRUE(parsed["nan"].is_null());
+}
+
+}  // namespace
+}  // namespace commons
