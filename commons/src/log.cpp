@@ -1,7 +1,11 @@
 #include "commons/log.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -187,12 +191,25 @@ std::string Logger::Format(LogLevel level, std::string_view message,
 }
 
 void Logger::Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
-    if (!Enabled(level)) return;
+    if (!Enabled(level) || out_ == nullptr) return;
     std::string line = Format(level, message, fields);
     line.push_back('\n');
-    std::lock_guard lock(write_mutex_);
-    std::fwrite(line.data(), 1, line.size(), out_);
-    std::fflush(out_);
+    // One write(2) per line, outside any lock: the kernel keeps a write of up to PIPE_BUF
+    // bytes whole on a pipe (how containers collect stdout) and on a file opened for append,
+    // so lines from many threads never interleave and never wait for each other. Longer
+    // lines take the mutex so they at least stay whole among themselves.
+    const int fd = fileno(out_);
+    std::unique_lock lock(write_mutex_, std::defer_lock);
+    if (line.size() > PIPE_BUF) lock.lock();
+    std::size_t written = 0;
+    while (written < line.size()) {
+        ssize_t n = ::write(fd, line.data() + written, line.size() - written);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return;  // nowhere left to report a failing log
+        }
+        written += static_cast<std::size_t>(n);
+    }
 }
 
 }  // namespace commons

@@ -9,7 +9,7 @@ namespace test_support {
 // A gate that handlers wait on until the test opens it; counts who reached it, so a test can
 // wait (with a deadline) until requests are known to be in flight.
 class Gate {
-public:
+  public:
     void Wait() {
         std::unique_lock lock(mutex_);
         ++waiting_;
@@ -27,7 +27,7 @@ public:
         return changed_.wait_for(lock, timeout, [&] { return waiting_ >= count; });
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable changed_;
     int waiting_ = 0;

@@ -11,7 +11,7 @@ namespace test_support {
 
 // A fresh directory under the system temp dir, removed with its contents at the end.
 class TempDir {
-public:
+  public:
     explicit TempDir(const std::string& purpose = "test")
         : path_(std::filesystem::temp_directory_path() /
                 ("payments-" + purpose + "-" + commons::RandomHex(8))) {
@@ -34,7 +34,7 @@ public:
     }
     void Remove(const std::string& name) const { std::filesystem::remove(path_ / name); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

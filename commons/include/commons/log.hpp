@@ -50,7 +50,8 @@ class ScopedRequestId {
 };
 
 // Writes JSON lines: {"time": ..., "level": ..., "service": ..., "msg": ..., "request_id": ...,
-// <fields>}. Thread-safe; each line is written whole. The level can change at run time.
+// <fields>}. Thread-safe; each line is written whole with one write(2) to the FILE's
+// descriptor (the FILE's own buffer is not used). The level can change at run time.
 class Logger {
   public:
     explicit Logger(std::string service, std::FILE* out = stdout, LogLevel level = LogLevel::kInfo);
