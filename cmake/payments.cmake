@@ -33,7 +33,8 @@ function(payments_embed_migrations target service dir)
             "-DCOMMONS_FILES=${commons_files}"
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     DEPENDS ${sql_files} ${commons_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
-    COMMENT "Embedding ${service} migrations")
+    COMMENT "Embedding ${service} migrations"
+    VERBATIM)
   target_sources(${target} PRIVATE ${out})
 endfunction()
 

@@ -33,6 +33,10 @@ std::string BuildConninfo(const DbSettings& settings) {
     // libpq's connect_timeout is in whole seconds, with 2 as its smallest useful value.
     auto connect_seconds = std::max<long long>(
         2, std::chrono::duration_cast<std::chrono::seconds>(settings.connect_timeout).count());
+    // statement_timeout travels in the startup packet (options=-c ...), not as a SET after
+    // connecting: libpqxx 6 may reconnect a broken connection on its own and would drop a SET.
+    const std::string options =
+        "-c statement_timeout=" + std::to_string(settings.statement_timeout.count());
     std::string conninfo = settings.url;
     if (IsUrl(conninfo)) {
         conninfo += conninfo.find('?') == std::string::npos ? '?' : '&';
@@ -40,11 +44,13 @@ std::string BuildConninfo(const DbSettings& settings) {
         if (!settings.application_name.empty()) {
             conninfo += "&application_name=" + UrlEncode(settings.application_name);
         }
+        conninfo += "&options=" + UrlEncode(options);
     } else {
         conninfo += " connect_timeout=" + std::to_string(connect_seconds);
         if (!settings.application_name.empty()) {
             conninfo += " application_name='" + settings.application_name + "'";
         }
+        conninfo += " options='" + options + "'";
     }
     return conninfo;
 }
@@ -63,11 +69,7 @@ ConnectionPool::~ConnectionPool() {
 
 std::unique_ptr<pqxx::connection> ConnectionPool::Connect() {
     try {
-        auto connection = std::make_unique<pqxx::connection>(conninfo_);
-        pqxx::nontransaction setup(*connection);
-        setup.exec0("SET statement_timeout = " +
-                    std::to_string(settings_.statement_timeout.count()));
-        return connection;
+        return std::make_unique<pqxx::connection>(conninfo_);
     } catch (const pqxx::broken_connection& error) {
         // libpq's message names host and port but never the password.
         throw DatabaseUnavailableError(std::string("cannot connect to PostgreSQL: ") +

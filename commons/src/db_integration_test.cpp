@@ -187,11 +187,15 @@ TEST(BuildConninfo, AddsTimeoutAndApplicationName) {
     DbSettings settings;
     settings.url = "postgresql://u@h:1/db";
     settings.application_name = "led ger";
-    EXPECT_EQ(BuildConninfo(settings),
-              "postgresql://u@h:1/db?connect_timeout=5&application_name=led%20ger");
+    EXPECT_EQ(
+        BuildConninfo(settings),
+        "postgresql://u@h:1/"
+        "db?connect_timeout=5&application_name=led%20ger&options=-c%20statement_timeout%3D10000");
     settings.url = "postgresql://u@h:1/db?sslmode=disable";
     EXPECT_EQ(BuildConninfo(settings),
-              "postgresql://u@h:1/db?sslmode=disable&connect_timeout=5&application_name=led%20ger");
+              "postgresql://u@h:1/"
+              "db?sslmode=disable&connect_timeout=5&application_name=led%20ger&options=-c%"
+              "20statement_timeout%3D10000");
 }
 
 }  // namespace

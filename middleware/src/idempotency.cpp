@@ -6,6 +6,7 @@
 #include "commons/blocking_pool.hpp"
 #include "commons/crypto.hpp"
 #include "commons/db_transaction.hpp"
+#include "commons/ids.hpp"
 #include "commons/log.hpp"
 #include "commons/migrations.hpp"
 #include "commons/redis.hpp"
@@ -93,80 +94,100 @@ IdempotencyStore::Begin IdempotencyStore::Start(const std::string& key_id, const
     const std::string method_name(method);
     const auto lease = std::to_string(settings_.lease.count()) + " seconds";
     const auto retention = std::to_string(settings_.retention.count()) + " seconds";
-    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) -> Begin {
-        auto inserted = tx.exec_params(
-            "INSERT INTO " + table_ +
-                " (key_id, idempotency_key, method, path, body_sha256, state, locked_until) "
-                "VALUES ($1, $2, $3, $4, $5, 'running', now() + $6::interval) "
-                "ON CONFLICT (key_id, idempotency_key) DO NOTHING RETURNING 1",
-            key_id, key, method_name, path, body_sha256, lease);
-        if (!inserted.empty()) return {Outcome::kStarted, std::nullopt, ""};
+    const std::string owner = commons::RandomHex(16);
+    // A key can disappear between the INSERT and the SELECT (its owner released it, or the
+    // purge ran): then the INSERT is tried again. Three rounds are plenty; more means a bug.
+    constexpr int kRoundsMax = 3;
+    for (int round = 0; round < kRoundsMax; ++round) {
+        auto begin =
+            commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) -> std::optional<Begin> {
+                auto inserted = tx.exec_params(
+                    "INSERT INTO " + table_ +
+                        " (key_id, idempotency_key, method, path, body_sha256, state, "
+                        "locked_until, owner) "
+                        "VALUES ($1, $2, $3, $4, $5, 'running', now() + $6::interval, $7) "
+                        "ON CONFLICT (key_id, idempotency_key) DO NOTHING RETURNING 1",
+                    key_id, key, method_name, path, body_sha256, lease, owner);
+                if (!inserted.empty()) return Begin{Outcome::kStarted, std::nullopt, "", owner};
 
-        auto row = tx.exec_params1(
-            "SELECT method, path, body_sha256, state, locked_until > now(), response_status, "
-            "response_headers::text, response_body, created_at < now() - $3::interval "
-            "FROM " +
-                table_ + " WHERE key_id = $1 AND idempotency_key = $2 FOR UPDATE",
-            key_id, key, retention);
-        const bool expired = row[8].as<bool>();
-        if (expired) {
-            // Past its retention but not purged yet: the key is free again.
-            tx.exec_params("UPDATE " + table_ +
-                               " SET method = $3, path = $4, body_sha256 = $5, state = 'running', "
-                               "locked_until = now() + $6::interval, recovery_point = 'started', "
-                               "response_status = NULL, response_headers = NULL, "
-                               "response_body = NULL, created_at = now(), completed_at = NULL "
-                               "WHERE key_id = $1 AND idempotency_key = $2",
-                           key_id, key, method_name, path, body_sha256, lease);
-            return {Outcome::kStarted, std::nullopt, ""};
-        }
-        if (row[0].as<std::string>() != method_name)
-            return {Outcome::kMismatch, std::nullopt, "method"};
-        if (row[1].as<std::string>() != path) return {Outcome::kMismatch, std::nullopt, "path"};
-        if (row[2].as<std::string>() != body_sha256)
-            return {Outcome::kMismatch, std::nullopt, "body"};
-        if (row[3].as<std::string>() == "complete") {
-            StoredResponse stored;
-            stored.status = row[5].as<int>();
-            const auto headers = nlohmann::json::parse(row[6].as<std::string>());
-            for (const auto& [name, value] : headers.items()) {
-                stored.headers.emplace_back(name, value.get<std::string>());
-            }
-            pqxx::binarystring body(row[7]);
-            stored.body = body.str();
-            return {Outcome::kReplay, std::move(stored), ""};
-        }
-        if (row[4].as<bool>()) return {Outcome::kInProgress, std::nullopt, ""};
-        // The lease ran out: whoever held the key died mid-request. Take it over.
-        tx.exec_params("UPDATE " + table_ +
-                           " SET locked_until = now() + $3::interval "
-                           "WHERE key_id = $1 AND idempotency_key = $2",
-                       key_id, key, lease);
-        return {Outcome::kStarted, std::nullopt, ""};
-    });
+                auto rows = tx.exec_params(
+                    "SELECT method, path, body_sha256, state, locked_until > now(), "
+                    "response_status, "
+                    "response_headers::text, response_body, created_at < now() - $3::interval "
+                    "FROM " +
+                        table_ + " WHERE key_id = $1 AND idempotency_key = $2 FOR UPDATE",
+                    key_id, key, retention);
+                if (rows.empty()) return std::nullopt;  // gone since the INSERT: try again
+                const auto row = rows[0];
+                if (row[8].as<bool>()) {
+                    // Past its retention but not purged yet: the key is free again.
+                    tx.exec_params(
+                        "UPDATE " + table_ +
+                            " SET method = $3, path = $4, body_sha256 = $5, state = 'running', "
+                            "locked_until = now() + $6::interval, owner = $7, "
+                            "recovery_point = 'started', response_status = NULL, "
+                            "response_headers = NULL, response_body = NULL, created_at = now(), "
+                            "completed_at = NULL WHERE key_id = $1 AND idempotency_key = $2",
+                        key_id, key, method_name, path, body_sha256, lease, owner);
+                    return Begin{Outcome::kStarted, std::nullopt, "", owner};
+                }
+                if (row[0].as<std::string>() != method_name)
+                    return Begin{Outcome::kMismatch, std::nullopt, "method", ""};
+                if (row[1].as<std::string>() != path)
+                    return Begin{Outcome::kMismatch, std::nullopt, "path", ""};
+                if (row[2].as<std::string>() != body_sha256)
+                    return Begin{Outcome::kMismatch, std::nullopt, "body", ""};
+                if (row[3].as<std::string>() == "complete") {
+                    StoredResponse stored;
+                    stored.status = row[5].as<int>();
+                    const auto headers = nlohmann::json::parse(row[6].as<std::string>());
+                    for (const auto& [name, value] : headers.items()) {
+                        stored.headers.emplace_back(name, value.get<std::string>());
+                    }
+                    pqxx::binarystring body(row[7]);
+                    stored.body = body.str();
+                    return Begin{Outcome::kReplay, std::move(stored), "", ""};
+                }
+                if (row[4].as<bool>()) return Begin{Outcome::kInProgress, std::nullopt, "", ""};
+                // The lease ran out: whoever held the key died mid-request. Take it over; the old
+                // owner, should it still be running, can no longer complete or release it.
+                tx.exec_params("UPDATE " + table_ +
+                                   " SET locked_until = now() + $3::interval, owner = $4 "
+                                   "WHERE key_id = $1 AND idempotency_key = $2",
+                               key_id, key, lease, owner);
+                return Begin{Outcome::kStarted, std::nullopt, "", owner};
+            });
+        if (begin) return std::move(*begin);
+    }
+    throw std::runtime_error("idempotency key kept vanishing between insert and select");
 }
 
-void IdempotencyStore::Complete(const std::string& key_id, const std::string& key,
-                                const StoredResponse& response) {
+bool IdempotencyStore::Complete(const std::string& key_id, const std::string& key,
+                                const std::string& owner, const StoredResponse& response) {
     nlohmann::json headers = nlohmann::json::object();
     for (const auto& [name, value] : response.headers) headers[name] = value;
-    commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         pqxx::binarystring body(response.body.data(), response.body.size());
-        tx.exec_params("UPDATE " + table_ +
-                           " SET state = 'complete', locked_until = NULL, response_status = $3, "
-                           "response_headers = $4::jsonb, response_body = $5, completed_at = now() "
-                           "WHERE key_id = $1 AND idempotency_key = $2",
-                       key_id, key, response.status,
-                       headers.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                       body);
+        return tx.exec_params(
+                     "UPDATE " + table_ +
+                         " SET state = 'complete', locked_until = NULL, response_status = $4, "
+                         "response_headers = $5::jsonb, response_body = $6, completed_at = now() "
+                         "WHERE key_id = $1 AND idempotency_key = $2 AND owner = $3 "
+                         "AND state = 'running'",
+                     key_id, key, owner, response.status,
+                     headers.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), body)
+                   .affected_rows() == 1;
     });
 }
 
-void IdempotencyStore::Release(const std::string& key_id, const std::string& key) {
-    commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-        tx.exec_params("DELETE FROM " + table_ +
-                           " WHERE key_id = $1 AND idempotency_key = $2 AND state = 'running'",
-                       key_id, key);
+bool IdempotencyStore::Release(const std::string& key_id, const std::string& key,
+                               const std::string& owner) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        return tx.exec_params("DELETE FROM " + table_ +
+                                  " WHERE key_id = $1 AND idempotency_key = $2 AND owner = $3 "
+                                  "AND state = 'running'",
+                              key_id, key, owner)
+                   .affected_rows() == 1;
     });
 }
 
@@ -244,37 +265,67 @@ commons::http::Middleware Idempotency(IdempotencyStore& store) {
                 break;
         }
 
+        const std::string owner = begin.owner;
+        auto& logger = store.logger();
+        // Bookkeeping must never replace the error being handled: a failure here is logged and
+        // the key left to its lease.
+        auto release = [&] {
+            try {
+                if (!store.Release(request.key_id, key, owner)) {
+                    logger.Warn("idempotency key lost before release",
+                                {{"key_id", request.key_id}});
+                }
+            } catch (const std::exception& error) {
+                logger.Error("idempotency key release failed", {{"error", error.what()}});
+            }
+        };
+        auto complete = [&](const StoredResponse& stored) {
+            // The work is done; storing its response is worth a few attempts, because a key
+            // left running is run again by a retry once the lease passes.
+            constexpr int kAttempts = 3;
+            for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+                try {
+                    if (!store.Complete(request.key_id, key, owner, stored)) {
+                        logger.Warn("idempotency key taken over before completion",
+                                    {{"key_id", request.key_id}});
+                    }
+                    return;
+                } catch (const std::exception& error) {
+                    if (attempt == kAttempts) {
+                        logger.Error(
+                            "idempotency response not stored; the key stays running "
+                            "until its lease passes",
+                            {{"error", error.what()}});
+                    }
+                }
+            }
+        };
+
         Response response;
         try {
             response = next(request);
         } catch (const commons::DatabaseUnavailableError&) {
-            // The work did not commit: free the key for a retry (best effort; if the database is
-            // gone the lease expires instead).
-            try {
-                store.Release(request.key_id, key);
-            } catch (const std::exception&) {
-            }
+            // The handler's transaction did not commit: free the key for a retry.
+            release();
             throw;
         } catch (const commons::RedisUnavailableError&) {
-            store.Release(request.key_id, key);
+            release();
             throw;
         } catch (const commons::OverloadedError&) {
-            store.Release(request.key_id, key);
+            release();
             throw;
         } catch (const std::exception&) {
             // A bug: the outcome is unknown, so the key keeps the 500 (Stripe's behaviour).
-            store.Complete(request.key_id, key,
-                           {500,
-                            {{"Content-Type", "application/json"}},
-                            commons::ApiError::Internal().ToJson()});
+            complete({500,
+                      {{"Content-Type", "application/json"}},
+                      commons::ApiError::Internal().ToJson()});
             throw;
         }
         if (IsNotStored(response.status) ||
             response.body.size() > store.settings().stored_body_bytes_max) {
-            store.Release(request.key_id, key);
+            release();
         } else {
-            store.Complete(request.key_id, key,
-                           {response.status, StorableHeaders(response.headers), response.body});
+            complete({response.status, StorableHeaders(response.headers), response.body});
         }
         return response;
     };

@@ -13,6 +13,7 @@
 #include "commons/log.hpp"
 #include "commons/migrations.hpp"
 #include "middleware/idempotency.hpp"
+#include "support/commons_migrations.hpp"
 #include "support/devstack.hpp"
 #include "support/temp_dir.hpp"
 
@@ -25,8 +26,6 @@ using commons::http::Request;
 using commons::http::Response;
 using namespace std::chrono_literals;
 
-using test_support::ReadFile;
-
 class IdempotencyTest : public ::testing::Test {
   protected:
     IdempotencyTest() {
@@ -36,12 +35,7 @@ class IdempotencyTest : public ::testing::Test {
         settings.pool_size = 12;
         pool_ = std::make_unique<commons::ConnectionPool>(settings);
         // The same migration every service applies (commons track).
-        commons::ApplyMigrations(*pool_, schema_,
-                                 {{1, "001_idempotency_keys.sql",
-                                   ReadFile(std::string(PAYMENTS_SOURCE_DIR) +
-                                            "/commons/migrations/001_idempotency_keys.sql"),
-                                   "commons"}},
-                                 logger_);
+        commons::ApplyMigrations(*pool_, schema_, test_support::CommonsMigrations(), logger_);
         IdempotencySettings idempotency;
         idempotency.purge_batch_max = 2;
         store_ = std::make_unique<IdempotencyStore>(*pool_, schema_, idempotency, logger_);
@@ -256,18 +250,24 @@ TEST_F(IdempotencyTest, RequestsWithoutKeyOrUnmatchedRouteAreNotTracked) {
     EXPECT_EQ(runs_, 4);
 }
 
-TEST_F(IdempotencyTest, AbandonedRunningKeyIsTakenOverAfterItsLease) {
-    ASSERT_EQ(
-        store_->Start("key_a", "key-crash", "POST", "/v1/things", BodyFingerprint("{}")).outcome,
-        IdempotencyStore::Outcome::kStarted);
+TEST_F(IdempotencyTest, AbandonedRunningKeyIsTakenOverAfterItsLeaseAndTheOldOwnerIsFenced) {
+    auto first = store_->Start("key_a", "key-crash", "POST", "/v1/things", BodyFingerprint("{}"));
+    ASSERT_EQ(first.outcome, IdempotencyStore::Outcome::kStarted);
     EXPECT_EQ(
         store_->Start("key_a", "key-crash", "POST", "/v1/things", BodyFingerprint("{}")).outcome,
         IdempotencyStore::Outcome::kInProgress);
-    // The replica holding it died; its lease runs out.
+    // The replica holding it stalls past its lease.
     Exec("UPDATE " + schema_ + ".idempotency_keys SET locked_until = now() - interval '1 second'");
-    EXPECT_EQ(
-        store_->Start("key_a", "key-crash", "POST", "/v1/things", BodyFingerprint("{}")).outcome,
-        IdempotencyStore::Outcome::kStarted);
+    auto retry = store_->Start("key_a", "key-crash", "POST", "/v1/things", BodyFingerprint("{}"));
+    ASSERT_EQ(retry.outcome, IdempotencyStore::Outcome::kStarted);
+    EXPECT_NE(retry.owner, first.owner);
+    // The stalled first request wakes up: it can neither release nor overwrite the retry's key.
+    EXPECT_FALSE(store_->Release("key_a", "key-crash", first.owner));
+    EXPECT_FALSE(store_->Complete("key_a", "key-crash", first.owner, {201, {}, "first"}));
+    EXPECT_TRUE(store_->Complete("key_a", "key-crash", retry.owner, {201, {}, "retry"}));
+    auto replay = store_->Start("key_a", "key-crash", "POST", "/v1/things", BodyFingerprint("{}"));
+    ASSERT_EQ(replay.outcome, IdempotencyStore::Outcome::kReplay);
+    EXPECT_EQ(replay.stored->body, "retry");
 }
 
 TEST_F(IdempotencyTest, PurgeDeletesOnlyExpiredKeysInBoundedBatches) {

@@ -23,6 +23,7 @@
 #include "middleware/pipeline.hpp"
 #include "middleware/rate_limit.hpp"
 #include "middleware/telemetry.hpp"
+#include "support/commons_migrations.hpp"
 #include "support/devstack.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
@@ -38,8 +39,6 @@ using test_support::Fetch;
 constexpr const char* kWriterKey = "sk_test_writer_0123456789";
 constexpr const char* kReaderKey = "sk_test_reader_0123456789";
 
-using test_support::ReadFile;
-
 class PipelineIntegrationTest : public ::testing::Test {
   protected:
     PipelineIntegrationTest() {
@@ -53,12 +52,7 @@ class PipelineIntegrationTest : public ::testing::Test {
         db.application_name = "pipeline-test";
         db.pool_size = 8;
         pool_ = std::make_unique<commons::ConnectionPool>(db);
-        commons::ApplyMigrations(*pool_, schema_,
-                                 {{1, "001_idempotency_keys.sql",
-                                   ReadFile(std::string(PAYMENTS_SOURCE_DIR) +
-                                            "/commons/migrations/001_idempotency_keys.sql"),
-                                   "commons"}},
-                                 logger_);
+        commons::ApplyMigrations(*pool_, schema_, test_support::CommonsMigrations(), logger_);
         idempotency_ =
             std::make_unique<IdempotencyStore>(*pool_, schema_, IdempotencySettings{}, logger_);
         api_keys_ = std::make_unique<ApiKeyStore>(secrets_, logger_, std::chrono::seconds(10));

@@ -3,6 +3,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -115,6 +116,14 @@ HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvRe
         env.Duration("PAYMENTS_IDEMPOTENCY_RETENTION", 24h, 24h, 24h * 90));
     s.idempotency.lease = std::chrono::duration_cast<std::chrono::seconds>(
         env.Duration("PAYMENTS_IDEMPOTENCY_LEASE", 60s, 1s, 1h));
+    // A live request must never lose its key to a retry.
+    if (s.idempotency.lease <= s.http.request_timeout) {
+        throw commons::ConfigError("PAYMENTS_IDEMPOTENCY_LEASE",
+                                   "must be longer than PAYMENTS_HTTP_REQUEST_TIMEOUT (" +
+                                       std::to_string(s.http.request_timeout.count()) +
+                                       "ms), got " + std::to_string(s.idempotency.lease.count()) +
+                                       "s");
+    }
 
     s.relay.schema = service.name;
     s.relay.stream = env.String("PAYMENTS_EVENTS_STREAM", "payments.events");
@@ -277,6 +286,8 @@ void PrintUsage(const ServiceDefinition& service) {
 
 int RunService(const ServiceDefinition& service, int argc, char** argv) {
     commons::BlockTerminationSignals();
+    // A closed stdout or a peer that went away must surface as a write error, not kill us.
+    std::signal(SIGPIPE, SIG_IGN);
     std::string command = argc > 1 ? argv[1] : "serve";
     if (argc > 2 || (command != "serve" && command != "migrate" && command != "version")) {
         PrintUsage(service);

@@ -44,6 +44,15 @@ void Router::Add(Method method, std::string path_template, Handler handler, Rout
 }
 
 RouteMatch Router::Find(Method method, std::string_view path) const {
+    RouteMatch match = FindExact(method, path);
+    if (method == Method::kHead && match.kind != RouteMatch::Kind::kFound) {
+        RouteMatch get = FindExact(Method::kGet, path);
+        if (get.kind == RouteMatch::Kind::kFound) return get;
+    }
+    return match;
+}
+
+RouteMatch Router::FindExact(Method method, std::string_view path) const {
     auto segments = SplitPath(path);
     RouteMatch best;
     int best_literals = -1;

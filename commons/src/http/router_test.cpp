@@ -50,6 +50,17 @@ TEST(Router, ReportsMethodNotAllowedWithAllowedMethods) {
     EXPECT_EQ(match.allowed, (std::vector<Method>{Method::kGet, Method::kPost}));
 }
 
+TEST(Router, HeadFallsBackToGetButPrefersItsOwnRoute) {
+    Router router;
+    router.Add(Method::kGet, "/a", Named("get-a"));
+    router.Add(Method::kGet, "/b", Named("get-b"));
+    router.Add(Method::kHead, "/b", Named("head-b"));
+    router.Add(Method::kPost, "/c", Named("post-c"));
+    EXPECT_EQ(Invoke(router.Find(Method::kHead, "/a")), "get-a");
+    EXPECT_EQ(Invoke(router.Find(Method::kHead, "/b")), "head-b");
+    EXPECT_EQ(router.Find(Method::kHead, "/c").kind, RouteMatch::Kind::kMethodNotAllowed);
+}
+
 TEST(Router, ReportsNotFoundForUnknownPathsAndSegmentCounts) {
     Router router;
     router.Add(Method::kGet, "/v1/accounts/{id}", Named("get"));

@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -127,6 +128,8 @@ struct Server::Impl {
     Logger& logger;
     Handler entry;
     net::io_context io;
+    // Accepting and closing the acceptor happen on this strand, never at the same time.
+    net::strand<net::io_context::executor_type> accept_strand{net::make_strand(io)};
     tcp::acceptor acceptor;
     net::executor_work_guard<net::io_context::executor_type> work_guard;
     std::vector<std::thread> threads;
@@ -137,6 +140,23 @@ struct Server::Impl {
     std::condition_variable connections_drained;
     std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
     std::uint64_t next_connection_id = 0;
+
+    // Counts handlers queued or running on the blocking pool: they use this Impl, so Stop()
+    // must not return while any is left.
+    struct HandlerGuard {
+        explicit HandlerGuard(Impl* owner) : impl(owner) { impl->handlers_in_flight.fetch_add(1); }
+        ~HandlerGuard() {
+            if (impl->handlers_in_flight.fetch_sub(1) == 1) {
+                std::lock_guard lock(impl->connections_mutex);
+                impl->handlers_done.notify_all();
+            }
+        }
+        HandlerGuard(const HandlerGuard&) = delete;
+        HandlerGuard& operator=(const HandlerGuard&) = delete;
+        Impl* impl;
+    };
+    std::atomic<int> handlers_in_flight{0};
+    std::condition_variable handlers_done;
 
     awaitable<void> Accept();
     awaitable<void> Serve(tcp::socket socket, std::shared_ptr<Connection> connection,
@@ -159,6 +179,11 @@ Response Server::Impl::Invoke(Request& request, const Route* route) {
         matched_route_ = nullptr;
         logger.Error("unhandled exception in request pipeline",
                      {{"error", error.what()}, {"path", request.path}});
+        return Response::Error(ApiError::Internal());
+    } catch (...) {
+        matched_route_ = nullptr;
+        logger.Error("unhandled non-standard exception in request pipeline",
+                     {{"path", request.path}});
         return Response::Error(ApiError::Internal());
     }
 }
@@ -201,8 +226,11 @@ awaitable<Response> Server::Impl::Dispatch(Request& request) {
     const Route* route = match.route;
     if (route->execution == Execution::kInline) co_return Invoke(request, route);
     try {
-        co_return co_await RunOnPool(blocking_pool,
-                                     [this, &request, route] { return Invoke(request, route); });
+        // The guard lives in the pool task: the count drops when the task is gone, run or not.
+        co_return co_await RunOnPool(
+            blocking_pool, [this, &request, route, guard = std::make_shared<HandlerGuard>(this)] {
+                return Invoke(request, route);
+            });
     } catch (const OverloadedError&) {
         Response response = Response::Error(
             ApiError::Unavailable("The service is overloaded; retry after a short wait."));
@@ -257,103 +285,117 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket, std::shared_ptr<Connecti
         if (!error) remote = endpoint.address().to_string();
     }
 
-    for (;;) {
-        connection->busy = false;
-        if (stopping) break;
-        // Wait for the first byte of the next request under the idle timeout, then give the
-        // rest of the header its own (shorter) budget: a slow client cannot hold a connection.
-        if (buffer.size() == 0) {
-            stream.expires_after(settings.idle_timeout);
-            std::size_t n = co_await stream.async_read_some(
-                buffer.prepare(std::min<std::size_t>(settings.header_bytes_max, 4096)),
-                net::redirect_error(use_awaitable, error));
-            if (error) break;
-            buffer.commit(n);
-        }
-        connection->busy = true;
-
-        bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(settings.header_bytes_max));
-        parser.body_limit(settings.body_bytes_max);
-        stream.expires_after(settings.header_timeout);
-        co_await bhttp::async_read_header(stream, buffer, parser,
-                                          net::redirect_error(use_awaitable, error));
-        std::optional<Response> refusal;
-        if (!error && !parser.is_done()) {
-            stream.expires_after(settings.body_timeout);
-            co_await bhttp::async_read(stream, buffer, parser,
-                                       net::redirect_error(use_awaitable, error));
-        }
-        if (error == bhttp::error::body_limit) {
-            refusal = Response::Error(ApiError{
-                413, ErrorType::kInvalidRequest, "body_too_large",
-                "The request body exceeds " + std::to_string(settings.body_bytes_max) + " bytes.",
-                std::nullopt});
-        } else if (error == bhttp::error::header_limit) {
-            refusal =
-                Response::Error(ApiError{431, ErrorType::kInvalidRequest, "headers_too_large",
-                                         "The request line and headers exceed " +
-                                             std::to_string(settings.header_bytes_max) + " bytes.",
-                                         std::nullopt});
-        } else if (error &&
-                   error.category() ==
-                       bhttp::make_error_code(bhttp::error::bad_target).category() &&
-                   error != bhttp::error::end_of_stream && error != bhttp::error::partial_message) {
-            refusal = Response::Error(ApiError::BadRequest(
-                "malformed_request", "The request is not valid HTTP/1.1: " + error.message()));
-        } else if (error) {
-            break;  // timeout, reset, or the client went away mid-request
-        }
-
-        bool keep_alive = false;
-        bool head_request = false;
-        Response response;
-        if (refusal) {
-            response = std::move(*refusal);
-        } else {
-            auto& message = parser.get();
-            Request request;
-            request.method = ToMethod(message.method());
-            head_request = request.method == Method::kHead;
-            request.target = std::string(message.target());
-            auto question = request.target.find('?');
-            request.path = request.target.substr(0, question);
-            if (question != std::string::npos) request.query = request.target.substr(question + 1);
-            request.headers.reserve(16);
-            for (const auto& field : message) {
-                auto name = field.name_string();
-                auto value = field.value();
-                request.headers.emplace_back(Lower(std::string_view(name.data(), name.size())),
-                                             std::string(value.data(), value.size()));
+    // Anything thrown below (allocation failure, say) ends this connection, never the
+    // bookkeeping after the loop: the registry entry must always be released.
+    try {
+        for (;;) {
+            connection->busy = false;
+            if (stopping) break;
+            // Wait for the first byte of the next request under the idle timeout, then give the
+            // rest of the header its own (shorter) budget: a slow client cannot hold a connection.
+            if (buffer.size() == 0) {
+                stream.expires_after(settings.idle_timeout);
+                std::size_t n = co_await stream.async_read_some(
+                    buffer.prepare(std::min<std::size_t>(settings.header_bytes_max, 4096)),
+                    net::redirect_error(use_awaitable, error));
+                if (error) break;
+                buffer.commit(n);
             }
-            request.body = std::move(message.body());
-            request.remote_address = remote;
-            request.received = std::chrono::steady_clock::now();
-            request.deadline = request.received + settings.request_timeout;
-            keep_alive = message.keep_alive();
-            if (request.path.empty() || request.path.front() != '/') {
-                response = Response::Error(ApiError::BadRequest(
-                    "malformed_request", "The request target must be an absolute path."));
-                keep_alive = false;
+            connection->busy = true;
+
+            bhttp::request_parser<bhttp::string_body> parser;
+            parser.header_limit(static_cast<std::uint32_t>(settings.header_bytes_max));
+            parser.body_limit(settings.body_bytes_max);
+            stream.expires_after(settings.header_timeout);
+            co_await bhttp::async_read_header(stream, buffer, parser,
+                                              net::redirect_error(use_awaitable, error));
+            std::optional<Response> refusal;
+            if (!error && !parser.is_done()) {
+                stream.expires_after(settings.body_timeout);
+                co_await bhttp::async_read(stream, buffer, parser,
+                                           net::redirect_error(use_awaitable, error));
+            }
+            if (error == bhttp::error::body_limit) {
+                refusal = Response::Error(
+                    ApiError{413, ErrorType::kInvalidRequest, "body_too_large",
+                             "The request body exceeds " + std::to_string(settings.body_bytes_max) +
+                                 " bytes.",
+                             std::nullopt});
+            } else if (error == bhttp::error::header_limit) {
+                refusal = Response::Error(
+                    ApiError{431, ErrorType::kInvalidRequest, "headers_too_large",
+                             "The request line and headers exceed " +
+                                 std::to_string(settings.header_bytes_max) + " bytes.",
+                             std::nullopt});
+            } else if (error &&
+                       error.category() ==
+                           bhttp::make_error_code(bhttp::error::bad_target).category() &&
+                       error != bhttp::error::end_of_stream &&
+                       error != bhttp::error::partial_message) {
+                refusal = Response::Error(ApiError::BadRequest(
+                    "malformed_request", "The request is not valid HTTP/1.1: " + error.message()));
+            } else if (error) {
+                break;  // timeout, reset, or the client went away mid-request
+            }
+
+            bool keep_alive = false;
+            bool head_request = false;
+            Response response;
+            if (refusal) {
+                response = std::move(*refusal);
             } else {
-                response = co_await Dispatch(request);
+                auto& message = parser.get();
+                Request request;
+                request.method = ToMethod(message.method());
+                head_request = request.method == Method::kHead;
+                request.target = std::string(message.target());
+                auto question = request.target.find('?');
+                request.path = request.target.substr(0, question);
+                if (question != std::string::npos)
+                    request.query = request.target.substr(question + 1);
+                request.headers.reserve(16);
+                for (const auto& field : message) {
+                    auto name = field.name_string();
+                    auto value = field.value();
+                    request.headers.emplace_back(Lower(std::string_view(name.data(), name.size())),
+                                                 std::string(value.data(), value.size()));
+                }
+                request.body = std::move(message.body());
+                request.remote_address = remote;
+                request.received = std::chrono::steady_clock::now();
+                request.deadline = request.received + settings.request_timeout;
+                keep_alive = message.keep_alive();
+                if (request.path.empty() || request.path.front() != '/') {
+                    response = Response::Error(ApiError::BadRequest(
+                        "malformed_request", "The request target must be an absolute path."));
+                    keep_alive = false;
+                } else {
+                    response = co_await Dispatch(request);
+                }
             }
-        }
-        if (stopping) keep_alive = false;
+            if (stopping) keep_alive = false;
 
-        bhttp::response<bhttp::string_body> out;
-        out.version(11);
-        out.result(static_cast<unsigned>(response.status));
-        for (auto& [name, value] : response.headers) out.set(name, value);
-        out.body() = std::move(response.body);
-        out.keep_alive(keep_alive);
-        out.prepare_payload();
-        // A response to HEAD carries the headers a GET would, but never a body: a body here
-        // would be read as the start of the next response on a kept-alive connection.
-        if (head_request) out.body().clear();
-        stream.expires_after(settings.write_timeout);
-        co_await bhttp::async_write(stream, out, net::redirect_error(use_awaitable, error));
-        if (error || !keep_alive) break;
+            if (response.status < 200 || response.status > 599) {
+                logger.Error("handler returned an invalid status", {{"status", response.status}});
+                response = Response::Error(ApiError::Internal());
+            }
+            if (response.status == 204 || response.status == 304) response.body.clear();
+            bhttp::response<bhttp::string_body> out;
+            out.version(11);
+            out.result(static_cast<unsigned>(response.status));
+            for (auto& [name, value] : response.headers) out.set(name, value);
+            out.body() = std::move(response.body);
+            out.keep_alive(keep_alive);
+            out.prepare_payload();
+            // A response to HEAD carries the headers a GET would, but never a body: a body here
+            // would be read as the start of the next response on a kept-alive connection.
+            if (head_request) out.body().clear();
+            stream.expires_after(settings.write_timeout);
+            co_await bhttp::async_write(stream, out, net::redirect_error(use_awaitable, error));
+            if (error || !keep_alive) break;
+        }
+    } catch (const std::exception& failure) {
+        logger.Error("connection failed", {{"error", failure.what()}});
     }
 
     connection->stream = nullptr;
@@ -378,7 +420,7 @@ std::uint16_t Server::Start() {
     impl.acceptor.bind(endpoint);
     impl.acceptor.listen(net::socket_base::max_listen_connections);
     std::uint16_t port = impl.acceptor.local_endpoint().port();
-    net::co_spawn(impl.io, impl.Accept(), net::detached);
+    net::co_spawn(impl.accept_strand, impl.Accept(), net::detached);
     for (std::size_t i = 0; i < impl.settings.io_threads; ++i) {
         impl.threads.emplace_back([&impl] { impl.io.run(); });
     }
@@ -391,7 +433,7 @@ void Server::Stop() {
     impl.stopped = true;
     if (impl.threads.empty()) return;
     impl.stopping = true;
-    net::post(impl.io, [&impl] {
+    net::post(impl.accept_strand, [&impl] {
         boost::system::error_code ignored;
         impl.acceptor.close(ignored);
     });
@@ -407,8 +449,22 @@ void Server::Stop() {
         }
         if (!impl.connections_drained.wait_for(lock, impl.settings.drain_timeout,
                                                [&impl] { return impl.connections.empty(); })) {
-            impl.logger.Warn("drain timeout passed with requests in flight",
+            impl.logger.Warn("drain timeout passed with requests in flight; closing them",
                              {{"connections", impl.connections.size()}});
+            for (auto& [id, connection] : impl.connections) {
+                net::post(connection->strand, [connection] {
+                    if (connection->stream != nullptr) connection->stream->cancel();
+                });
+            }
+        }
+        // Handlers still on the blocking pool use this server; it cannot go away under them.
+        // One stuck past its own deadline leaves one safe way out: end the process, which
+        // makes PostgreSQL roll its transaction back.
+        if (!impl.handlers_done.wait_for(lock, impl.settings.request_timeout,
+                                         [&impl] { return impl.handlers_in_flight.load() == 0; })) {
+            impl.logger.Error("handlers still running after the drain and their deadline; exiting",
+                              {{"handlers", impl.handlers_in_flight.load()}});
+            std::_Exit(1);
         }
     }
     impl.work_guard.reset();

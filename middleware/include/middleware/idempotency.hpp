@@ -53,6 +53,7 @@ class IdempotencyStore {
         Outcome outcome;
         std::optional<StoredResponse> stored;  // kReplay
         std::string mismatch;                  // kMismatch: "method", "path" or "body"
+        std::string owner;                     // kStarted: the token that holds the key
     };
 
     IdempotencyStore(commons::ConnectionPool& pool, std::string schema,
@@ -63,10 +64,13 @@ class IdempotencyStore {
 
     Begin Start(const std::string& key_id, const std::string& key, std::string_view method,
                 const std::string& path, const std::string& body_sha256);
-    void Complete(const std::string& key_id, const std::string& key,
+    // Stores the response. False when `owner` no longer holds the key (its lease ran out and a
+    // retry took it over): nothing is written then.
+    bool Complete(const std::string& key_id, const std::string& key, const std::string& owner,
                   const StoredResponse& response);
-    // Frees the key so a retry can run (validation failures, unavailable dependencies).
-    void Release(const std::string& key_id, const std::string& key);
+    // Frees the key so a retry can run (validation failures, unavailable dependencies). Only
+    // the owner can; false otherwise.
+    bool Release(const std::string& key_id, const std::string& key, const std::string& owner);
     // Deletes keys older than the retention, at most purge_batch_max per statement, until none
     // is left or `statements_max` statements ran. Returns how many were deleted.
     std::size_t PurgeExpired(std::size_t statements_max = 100);
@@ -74,6 +78,7 @@ class IdempotencyStore {
     void StartPurging();
 
     const IdempotencySettings& settings() const { return settings_; }
+    commons::Logger& logger() { return logger_; }
 
   private:
     commons::ConnectionPool& pool_;
@@ -98,6 +103,11 @@ std::string BodyFingerprint(std::string_view body);
 // for an unknown route, 405, 409, 413, 429) and failures of a dependency (503) are not stored,
 // so the key can be retried. Keys are scoped to the authenticated API key and may be at most
 // 255 characters. Must run after authentication.
+//
+// A request that dies with its replica leaves its key running until the lease passes; a retry
+// then runs the request again. Handlers must therefore be safe to re-run after a crash (the
+// ledger's client-chosen ids, payin's recovery points). The lease must exceed the request
+// timeout, so a live request never loses its key.
 commons::http::Middleware Idempotency(IdempotencyStore& store);
 
 }  // namespace middleware

@@ -60,7 +60,10 @@ class Server {
     std::uint16_t Start();
 
     // Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests
-    // finish (their responses say Connection: close) for at most drain_timeout, then stops.
+    // finish (their responses say Connection: close) for at most drain_timeout, then closes
+    // the rest and waits (at most request_timeout more) for their handlers to return, since
+    // they use this server. A handler stuck past that ends the process with status 1 rather
+    // than run on freed memory; PostgreSQL rolls its transaction back.
     // Idempotent; returns when the io threads have exited.
     void Stop();
 
