@@ -227,10 +227,13 @@ awaitable<Response> Server::Impl::Dispatch(Request& request) {
     if (route->execution == Execution::kInline) co_return Invoke(request, route);
     try {
         // The guard lives in the pool task: the count drops when the task is gone, run or not.
-        co_return co_await RunOnPool(
-            blocking_pool, [this, &request, route, guard = std::make_shared<HandlerGuard>(this)] {
-                return Invoke(request, route);
-            });
+        // Built as a named local, not a temporary inside the co_await: GCC 12 mishandles
+        // temporaries with destructors that live across a coroutine suspension.
+        std::function<Response()> work = [this, &request, route,
+                                          guard = std::make_shared<HandlerGuard>(this)] {
+            return Invoke(request, route);
+        };
+        co_return co_await RunOnPool(blocking_pool, std::move(work));
     } catch (const OverloadedError&) {
         Response response = Response::Error(
             ApiError::Unavailable("The service is overloaded; retry after a short wait."));
