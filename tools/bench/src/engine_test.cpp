@@ -226,9 +226,11 @@ TEST(RunLoad, OpenModelOffersExactlyTheScheduledRequests) {
     LoadResult result = RunLoad(settings, Get(server.port(), "/ok"));
     ExpectBalanced(result);
     EXPECT_EQ(result.offered, 100u);  // due at 0, 5, ..., 495 ms
-    EXPECT_EQ(result.dropped, 0u);
-    EXPECT_EQ(result.sent, 100u);
-    EXPECT_EQ(result.ok, 100u);
+    // How many find a free connection depends on how busy the machine is; every one of the
+    // 100 is either sent or counted as dropped, and each sent one is answered.
+    EXPECT_EQ(result.sent + result.dropped, 100u);
+    EXPECT_GT(result.sent, 0u);
+    EXPECT_EQ(result.ok, result.sent);
 }
 
 TEST(RunLoad, OpenModelDropsRequestsDueWhileEveryConnectionIsBusy) {
