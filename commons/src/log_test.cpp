@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 namespace commons {
 namespace {
 
@@ -30,13 +32,7 @@ class CapturedOutput {
     std::FILE* file() const { return file_; }
 
     std::vector<std::string> Lines() const {
-        std::fflush(file_);
-        std::rewind(file_);
-        std::string all;
-        char buffer[4096];
-        std::size_t n = 0;
-        while ((n = std::fread(buffer, 1, sizeof(buffer), file_)) > 0) all.append(buffer, n);
-        std::fseek(file_, 0, SEEK_END);
+        std::string all = test_support::ReadAll(file_);
         std::vector<std::string> lines;
         std::size_t start = 0;
         while (start < all.size()) {

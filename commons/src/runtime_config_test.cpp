@@ -64,13 +64,7 @@ class RuntimeConfigTest : public testing::Test {
     }
 
     std::string LogText() {
-        std::fflush(log_file_);
-        std::rewind(log_file_);
-        std::string all;
-        char buffer[4096];
-        std::size_t n = 0;
-        while ((n = std::fread(buffer, 1, sizeof(buffer), log_file_)) > 0) all.append(buffer, n);
-        std::fseek(log_file_, 0, SEEK_END);
+        std::string all = test_support::ReadAll(log_file_);
         return all;
     }
 

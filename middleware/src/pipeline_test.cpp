@@ -9,6 +9,7 @@
 #include "commons/ids.hpp"
 #include "commons/log.hpp"
 #include "commons/redis.hpp"
+#include "support/temp_dir.hpp"
 
 namespace middleware {
 namespace {
@@ -29,12 +30,7 @@ class PipelineTest : public ::testing::Test {
     commons::Logger logger_{"test", log_file_, commons::LogLevel::kDebug};
 
     std::string LogText() {
-        std::fflush(log_file_);
-        std::rewind(log_file_);
-        std::string text;
-        char buffer[4096];
-        std::size_t n;
-        while ((n = std::fread(buffer, 1, sizeof(buffer), log_file_)) > 0) text.append(buffer, n);
+        std::string text = test_support::ReadAll(log_file_);
         return text;
     }
 };

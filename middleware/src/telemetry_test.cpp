@@ -6,6 +6,7 @@
 
 #include "commons/log.hpp"
 #include "commons/metrics.hpp"
+#include "support/temp_dir.hpp"
 
 namespace middleware {
 namespace {
@@ -15,15 +16,7 @@ using commons::http::Method;
 using commons::http::Request;
 using commons::http::Response;
 
-std::string ReadAll(std::FILE* file) {
-    std::fflush(file);
-    std::rewind(file);
-    std::string text;
-    char buffer[4096];
-    std::size_t n;
-    while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
-    return text;
-}
+using test_support::ReadAll;
 
 TEST(AccessLog, WritesOneJsonLineWithRouteStatusSizesAndIdsButNoKey) {
     std::FILE* file = std::tmpfile();

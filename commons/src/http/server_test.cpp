@@ -14,6 +14,7 @@
 #include "support/gate.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace commons::http {
 namespace {
@@ -130,15 +131,7 @@ TEST_F(ServerTest, StopWaitsForAHandlerThatOutlivesTheDrain) {
     in_flight.SendRaw("GET /gate HTTP/1.1\r\nHost: x\r\n\r\n");
     ASSERT_TRUE(gate_.WaitForWaiters(1));
     auto stopped = std::async(std::launch::async, [&] { server->Stop(); });
-    auto log_text = [&] {
-        std::fflush(log_file);
-        std::rewind(log_file);
-        std::string text;
-        char buffer[4096];
-        std::size_t n;
-        while ((n = std::fread(buffer, 1, sizeof(buffer), log_file)) > 0) text.append(buffer, n);
-        return text;
-    };
+    auto log_text = [&] { return test_support::ReadAll(log_file); };
     ASSERT_TRUE(test_support::PollUntil(
         10s, [&] { return log_text().find("drain timeout passed") != std::string::npos; }));
     // Past the drain, Stop() still waits: the handler uses the server.
