@@ -19,6 +19,7 @@
 #include "commons/log.hpp"
 #include "commons/metrics.hpp"
 #include "commons/migrations.hpp"
+#include "commons/pg_array.hpp"
 #include "commons/redis.hpp"
 
 namespace commons {
@@ -139,10 +140,14 @@ Outbox::Outbox(std::string schema, IdGenerator& ids) : schema_(std::move(schema)
     // The schema is a validated identifier, so it may be spliced into the statement.
     insert_sql_ =
         "INSERT INTO " + schema_ + ".outbox (event_id, type, data) VALUES ($1, $2, $3::jsonb)";
+    // WITH ORDINALITY keeps the outbox ids (the publication order) in the caller's order.
+    insert_many_sql_ = "INSERT INTO " + schema_ +
+                       ".outbox (event_id, type, data) SELECT e, t, d::jsonb FROM "
+                       "unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(e, t, d, n) "
+                       "ORDER BY n";
 }
 
-std::string Outbox::Add(pqxx::dbtransaction& transaction, std::string_view type,
-                        std::string_view data_json) {
+void Outbox::Validate(std::string_view type, std::string_view data_json) const {
     const std::string prefix = schema_ + ".";
     if (type.size() > kEventTypeBytesMax) {
         throw std::invalid_argument("event type longer than " + std::to_string(kEventTypeBytesMax) +
@@ -167,9 +172,31 @@ std::string Outbox::Add(pqxx::dbtransaction& transaction, std::string_view type,
     if (data.is_discarded() || !data.is_object()) {
         throw std::invalid_argument("event data must be a JSON object");
     }
+}
+
+std::string Outbox::Add(pqxx::dbtransaction& transaction, std::string_view type,
+                        std::string_view data_json) {
+    Validate(type, data_json);
     std::string id = ids_.Next("evt");
     transaction.exec_params0(insert_sql_, id, std::string(type), std::string(data_json));
     return id;
+}
+
+std::vector<std::string> Outbox::AddMany(pqxx::dbtransaction& transaction,
+                                         const std::vector<NewEvent>& events) {
+    std::vector<std::string> ids;
+    if (events.empty()) return ids;
+    PgArrayBuilder id_array, type_array, data_array;
+    for (const auto& event : events) {
+        Validate(event.type, event.data_json);
+        ids.push_back(ids_.Next("evt"));
+        id_array.Add(ids.back());
+        type_array.Add(event.type);
+        data_array.Add(event.data_json);
+    }
+    transaction.exec_params0(insert_many_sql_, id_array.Finish(), type_array.Finish(),
+                             data_array.Finish());
+    return ids;
 }
 
 namespace events_internal {

@@ -194,6 +194,23 @@ int Migrate(const ServiceDefinition& service, const commons::EnvReader& env,
     }
 }
 
+int RunCommand(const ServiceDefinition& service, const ServiceCommand& command,
+               const commons::EnvReader& env, commons::Logger& logger) {
+    commons::DbSettings db;
+    db.url = env.RequiredString("PAYMENTS_DATABASE_URL");
+    db.application_name = service.name + "-" + command.name;
+    db.pool_size = 1;
+    db.statement_timeout = env.Duration("PAYMENTS_COMMAND_STATEMENT_TIMEOUT", 10min, 1s, 24h);
+    commons::ConnectionPool pool(db);
+    try {
+        return command.run(pool, service.name, logger);
+    } catch (const commons::DatabaseUnavailableError& error) {
+        logger.Error("command failed: database unavailable",
+                     {{"command", command.name}, {"error", error.what()}});
+        return 1;
+    }
+}
+
 int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
           commons::Logger& logger) {
     HostSettings settings = ReadSettings(service, env);
@@ -231,7 +248,8 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
     commons::Outbox outbox(service.name, ids);
     ServiceContext context{logger, metrics, database, redis, runtime_config,
                            ids,    outbox,  secrets,  env};
-    if (service.add_routes) service.add_routes(context, router);
+    std::unique_ptr<ServiceParts> parts;
+    if (service.add_routes) parts = service.add_routes(context, router);
 
     RequestMetrics request_metrics(service.name, metrics);
     RateLimiter rate_limiter(settings.rate_limit);
@@ -268,18 +286,31 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
     logger.Info("shutting down", {{"signal", signal_number},
                                   {"drain_timeout_ms", settings.http.drain_timeout.count()}});
     server.Stop();
+    parts.reset();
     relay.Stop();
     logger.Info("stopped");
     return 0;
 }
 
 void PrintUsage(const ServiceDefinition& service) {
+    std::string names = "serve|migrate|version";
+    for (const auto& command : service.commands) names += "|" + command.name;
     std::fprintf(stderr,
-                 "usage: %s-service [serve|migrate|version]\n"
+                 "usage: %s-service [%s]\n"
                  "  serve    run the HTTP service (default)\n"
                  "  migrate  apply the %s schema's migrations and exit\n"
                  "  version  print the version\n",
-                 service.name.c_str(), service.name.c_str());
+                 service.name.c_str(), names.c_str(), service.name.c_str());
+    for (const auto& command : service.commands) {
+        std::fprintf(stderr, "  %-8s %s\n", command.name.c_str(), command.help.c_str());
+    }
+}
+
+const ServiceCommand* FindCommand(const ServiceDefinition& service, const std::string& name) {
+    for (const auto& command : service.commands) {
+        if (command.name == name) return &command;
+    }
+    return nullptr;
 }
 
 }  // namespace
@@ -289,7 +320,9 @@ int RunService(const ServiceDefinition& service, int argc, char** argv) {
     // A closed stdout or a peer that went away must surface as a write error, not kill us.
     std::signal(SIGPIPE, SIG_IGN);
     std::string command = argc > 1 ? argv[1] : "serve";
-    if (argc > 2 || (command != "serve" && command != "migrate" && command != "version")) {
+    const ServiceCommand* extra = FindCommand(service, command);
+    if (argc > 2 ||
+        (command != "serve" && command != "migrate" && command != "version" && !extra)) {
         PrintUsage(service);
         return 2;
     }
@@ -301,6 +334,7 @@ int RunService(const ServiceDefinition& service, int argc, char** argv) {
     commons::ProcessEnvironment environment;
     commons::EnvReader env(environment);
     try {
+        if (extra) return RunCommand(service, *extra, env, logger);
         return command == "migrate" ? Migrate(service, env, logger) : Serve(service, env, logger);
     } catch (const commons::ConfigError& error) {
         // One line on stderr naming the variable, as operators grep for it.

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 namespace commons {
 class BlockingPool;
+class ConnectionPool;
 class Database;
 class EnvReader;
 class IdGenerator;
@@ -37,12 +39,32 @@ struct ServiceContext {
     const commons::EnvReader& env;
 };
 
+// What a service keeps alive while it serves (stores, background workers). Destroyed after
+// the server has drained and before the pools it uses, so its destructor may stop workers.
+class ServiceParts {
+  public:
+    virtual ~ServiceParts() = default;
+};
+
+// An extra command of the binary (`ledger-service verify`): runs against the service's
+// database and returns the process exit status.
+struct ServiceCommand {
+    std::string name;
+    std::string help;  // one line for the usage text
+    std::function<int(commons::ConnectionPool& pool, const std::string& schema,
+                      commons::Logger& logger)>
+        run;
+};
+
 struct ServiceDefinition {
     std::string name;  // "ledger": also the PostgreSQL schema and application_name
     std::uint16_t default_port;
     const std::vector<commons::Migration>& migrations;
-    // Adds the service's own routes (its /v1/ API). May be empty.
-    std::function<void(ServiceContext&, commons::http::Router&)> add_routes;
+    // Adds the service's own routes (its /v1/ API) and returns what they need kept alive
+    // (may be null). May be empty.
+    std::function<std::unique_ptr<ServiceParts>(ServiceContext&, commons::http::Router&)>
+        add_routes;
+    std::vector<ServiceCommand> commands;
 };
 
 // The shared composition root of every service binary:
@@ -50,7 +72,8 @@ struct ServiceDefinition {
 //                     and the service's routes through the standard pipeline, and drains on
 //                     SIGTERM/SIGINT;
 //   <binary> migrate  applies the service's migrations to its schema and exits;
-//   <binary> version  prints the version.
+//   <binary> version  prints the version;
+//   <binary> <name>   runs one of `commands` against the primary database.
 // A configuration error prints one line naming the variable and exits with status 2.
 int RunService(const ServiceDefinition& service, int argc, char** argv);
 

@@ -1,0 +1,74 @@
+#pragma once
+
+// The ledger's use cases: clock, ids and currencies around the store, and the sweeper that
+// expires pending transactions whose timeout has passed.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "commons/events.hpp"
+#include "commons/money.hpp"
+#include "ledger/app/ports.hpp"
+
+namespace commons {
+class IdGenerator;
+class Logger;
+}  // namespace commons
+
+namespace ledger::app {
+
+using Clock = std::function<Micros()>;
+
+// The system clock in microseconds.
+Micros SystemMicros();
+
+struct SweeperSettings {
+    // How often pending transactions are checked for expiry: the lateness of an expiry.
+    std::chrono::milliseconds interval{1000};
+    // Transactions expired per batch; a backlog drains batch after batch.
+    std::size_t batch_max = 500;
+};
+
+enum class CurrencyStatus { kCreated, kExisting, kConflict, kInvalid };
+
+class Ledger {
+  public:
+    // `store`, `ids` and `logger` must outlive the ledger.
+    Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& logger,
+           Clock clock = SystemMicros);
+    ~Ledger();  // stops the sweeper
+    Ledger(const Ledger&) = delete;
+    Ledger& operator=(const Ledger&) = delete;
+
+    // ISO 4217 currencies plus the registered ones (re-read from the store on a miss, so a
+    // currency registered through another replica is found).
+    std::optional<commons::Currency> FindCurrency(const std::string& code);
+    std::vector<commons::Currency> Currencies();
+    CurrencyStatus RegisterCurrency(const commons::Currency& currency);
+
+    // Precondition: the currency is known (FindCurrency). An empty id gets an "acct_" one.
+    CreateAccountOutcome CreateAccount(NewAccount account);
+
+    BatchResult Execute(const std::vector<domain::Command>& commands, domain::Atomicity atomicity);
+
+    // Expires up to `limit` due pending transactions now; returns how many were expired.
+    std::size_t ExpireDue(std::size_t limit);
+
+    // Starts the background sweeper. Precondition: not started.
+    void StartSweeper(SweeperSettings settings);
+    void StopSweeper();
+
+    LedgerStore& store() { return store_; }
+    Micros Now() const { return clock_(); }
+
+  private:
+    LedgerStore& store_;
+    commons::IdGenerator& ids_;
+    commons::Logger& logger_;
+    Clock clock_;
+    commons::CurrencyRegistry currencies_;
+    commons::events_internal::Worker sweeper_;
+};
+
+}  // namespace ledger::app
