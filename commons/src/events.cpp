@@ -135,7 +135,8 @@ std::optional<Event> ParseEnvelope(std::string_view json) {
     return event;
 }
 
-Outbox::Outbox(std::string schema, IdGenerator& ids) : schema_(std::move(schema)), ids_(ids) {
+Outbox::Outbox(std::string schema, IdGenerator& ids, std::string source)
+    : schema_(std::move(schema)), source_(source.empty() ? schema_ : std::move(source)), ids_(ids) {
     PAY_ASSERT(IsValidSchemaName(schema_));
     // The schema is a validated identifier, so it may be spliced into the statement.
     insert_sql_ =
@@ -148,7 +149,7 @@ Outbox::Outbox(std::string schema, IdGenerator& ids) : schema_(std::move(schema)
 }
 
 void Outbox::Validate(std::string_view type, std::string_view data_json) const {
-    const std::string prefix = schema_ + ".";
+    const std::string prefix = source_ + ".";
     if (type.size() > kEventTypeBytesMax) {
         throw std::invalid_argument("event type longer than " + std::to_string(kEventTypeBytesMax) +
                                     " bytes");

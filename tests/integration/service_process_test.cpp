@@ -243,4 +243,37 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcessTest,
                                            ServiceCase{"payout"}, ServiceCase{"webhook"}),
                          [](const auto& info) { return info.param.name; });
 
+
+// The ledger's extra command, end to end: money moved through the running service, then
+// `ledger-service verify` recomputes the invariants from the journal.
+TEST(LedgerProcess, VerifyCommandChecksWhatTheServiceBooked) {
+    ChildProcess migrate(Binary("ledger"), {"migrate"}, ServiceEnvironment(0));
+    ASSERT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
+    auto port = FreePort();
+    auto env = ServiceEnvironment(port);
+    ChildProcess service(Binary("ledger"), {"serve"}, env);
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service.WaitForExit(0ms); }))
+        << service.Output();
+    const std::string key = test_support::DevstackVariable("PAYMENTS_DEV_API_KEY");
+    const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + key}};
+    const std::string suffix = commons::RandomHex(6);
+    auto cash = Fetch(port, "POST", "/v1/accounts", auth,
+                      R"({"currency":"USD","normal_balance":"debit","id":"proc_cash_)" + suffix + "\"}");
+    ASSERT_EQ(cash.status, 201) << cash.body;
+    auto sales = Fetch(port, "POST", "/v1/accounts", auth,
+                       R"({"currency":"USD","normal_balance":"credit","id":"proc_sales_)" + suffix + "\"}");
+    ASSERT_EQ(sales.status, 201) << sales.body;
+    auto posted = Fetch(port, "POST", "/v1/transactions", auth,
+                        R"({"id":"proc_t_)" + suffix + R"(","entries":[{"account_id":"proc_cash_)" + suffix +
+                            R"(","direction":"debit","amount":125},{"account_id":"proc_sales_)" + suffix +
+                            R"(","direction":"credit","amount":125}]})");
+    ASSERT_EQ(posted.status, 201) << posted.body;
+    service.Signal(SIGTERM);
+    EXPECT_EQ(service.WaitForExit(30s), 0) << service.Output();
+
+    ChildProcess verify(Binary("ledger"), {"verify"}, ServiceEnvironment(0));
+    EXPECT_EQ(verify.WaitForExit(60s), 0) << verify.Output();
+    EXPECT_NE(verify.Output().find("\"ok\":true"), std::string::npos) << verify.Output();
+}
+
 }  // namespace

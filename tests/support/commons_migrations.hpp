@@ -14,17 +14,32 @@
 
 namespace test_support {
 
-inline std::vector<commons::Migration> CommonsMigrations() {
+// The migrations of one track: `<directory>/NNN_*.sql` under the source tree, in order.
+inline std::vector<commons::Migration> MigrationsIn(const std::string& directory,
+                                                   const std::string& track) {
     std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(std::string(PAYMENTS_SOURCE_DIR) +
-                                                                 "/commons/migrations")) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(std::string(PAYMENTS_SOURCE_DIR) + "/" + directory)) {
         if (entry.path().extension() == ".sql") files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     std::vector<commons::Migration> migrations;
     for (const auto& file : files) {
         std::string name = file.filename().string();
-        migrations.push_back({std::stoi(name.substr(0, 3)), name, ReadFile(file), "commons"});
+        migrations.push_back({std::stoi(name.substr(0, 3)), name, ReadFile(file), track});
+    }
+    return migrations;
+}
+
+inline std::vector<commons::Migration> CommonsMigrations() {
+    return MigrationsIn("commons/migrations", "commons");
+}
+
+// What `<service>-service migrate` applies: the commons track plus the service's own.
+inline std::vector<commons::Migration> ServiceMigrations(const std::string& service) {
+    auto migrations = CommonsMigrations();
+    for (auto& migration : MigrationsIn(service + "/migrations", service)) {
+        migrations.push_back(std::move(migration));
     }
     return migrations;
 }

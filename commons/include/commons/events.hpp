@@ -78,7 +78,9 @@ class Outbox {
   public:
     // Precondition: `schema` is a valid schema name (IsValidSchemaName); it is also the
     // event source and the prefix every type must carry. `ids` must outlive the Outbox.
-    Outbox(std::string schema, IdGenerator& ids);
+    // `source` is the type prefix when it differs from the schema (tests run a service's
+    // tables in a schema of their own); empty means the schema.
+    Outbox(std::string schema, IdGenerator& ids, std::string source = {});
 
     // Inserts one event in the caller's transaction and returns its new "evt_" id: the event
     // exists exactly when that transaction commits. `type` must be "<schema>.<name>" with
@@ -105,6 +107,7 @@ class Outbox {
     void Validate(std::string_view type, std::string_view data_json) const;
 
     std::string schema_;
+    std::string source_;
     IdGenerator& ids_;
     std::string insert_sql_;
     std::string insert_many_sql_;
