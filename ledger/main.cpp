@@ -28,7 +28,7 @@ class LedgerParts final : public middleware::ServiceParts {
   public:
     LedgerParts(middleware::ServiceContext& context)
         : store_(context.database.primary(), "ledger", context.outbox),
-          ledger_(store_, context.ids, context.logger) {}
+          ledger_(store_, context.ids, context.logger, context.metrics) {}
     ~LedgerParts() override { ledger_.StopSweeper(); }
 
     app::Ledger& ledger() { return ledger_; }

@@ -1,7 +1,11 @@
 #include "ledger/app/ledger.hpp"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+
 #include "commons/ids.hpp"
 #include "commons/log.hpp"
+#include "commons/metrics.hpp"
 
 namespace ledger::app {
 
@@ -11,8 +15,26 @@ Micros SystemMicros() {
         .count();
 }
 
-Ledger::Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& logger, Clock clock)
-    : store_(store), ids_(ids), logger_(logger), clock_(std::move(clock)) {}
+Ledger::Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& logger,
+               commons::Metrics& metrics, Clock clock)
+    : store_(store),
+      ids_(ids),
+      logger_(logger),
+      clock_(std::move(clock)),
+      commands_total_(prometheus::BuildCounter()
+                          .Name("ledger_commands_total")
+                          .Help("Ledger commands by kind and result code")
+                          .Register(metrics.registry())) {}
+
+void Ledger::CountResults(const std::vector<domain::Command>& commands, const BatchResult& result) {
+    static constexpr const char* kNames[] = {"create", "post", "void", "expire", "reverse"};
+    for (std::size_t i = 0; i < commands.size() && i < result.outcome.results.size(); ++i) {
+        commands_total_
+            .Add({{"command", kNames[commands[i].index()]},
+                  {"result", std::string(domain::ResultCodeName(result.outcome.results[i].code))}})
+            .Increment();
+    }
+}
 
 Ledger::~Ledger() { StopSweeper(); }
 
@@ -55,7 +77,9 @@ CreateAccountOutcome Ledger::CreateAccount(NewAccount account) {
 
 BatchResult Ledger::Execute(const std::vector<domain::Command>& commands,
                             domain::Atomicity atomicity) {
-    return store_.ExecuteBatch(commands, atomicity, clock_());
+    BatchResult result = store_.ExecuteBatch(commands, atomicity, clock_());
+    CountResults(commands, result);
+    return result;
 }
 
 std::size_t Ledger::ExpireDue(std::size_t limit) {
@@ -65,6 +89,7 @@ std::size_t Ledger::ExpireDue(std::size_t limit) {
     std::vector<domain::Command> commands;
     for (auto& id : ids) commands.emplace_back(domain::ExpirePending{std::move(id)});
     auto result = store_.ExecuteBatch(commands, domain::Atomicity::kIndependent, now);
+    CountResults(commands, result);
     std::size_t expired = 0;
     for (const auto& r : result.outcome.results) {
         // Posted or voided between the scan and the batch: nothing to expire.

@@ -14,7 +14,14 @@
 namespace commons {
 class IdGenerator;
 class Logger;
+class Metrics;
 }  // namespace commons
+
+namespace prometheus {
+template <typename T>
+class Family;
+class Counter;
+}  // namespace prometheus
 
 namespace ledger::app {
 
@@ -34,9 +41,10 @@ enum class CurrencyStatus { kCreated, kExisting, kConflict, kInvalid };
 
 class Ledger {
   public:
-    // `store`, `ids` and `logger` must outlive the ledger.
+    // `store`, `ids`, `logger` and `metrics` must outlive the ledger. Counts every command's
+    // outcome in ledger_commands_total{command, result}.
     Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& logger,
-           Clock clock = SystemMicros);
+           commons::Metrics& metrics, Clock clock = SystemMicros);
     ~Ledger();  // stops the sweeper
     Ledger(const Ledger&) = delete;
     Ledger& operator=(const Ledger&) = delete;
@@ -63,10 +71,13 @@ class Ledger {
     Micros Now() const { return clock_(); }
 
   private:
+    void CountResults(const std::vector<domain::Command>& commands, const BatchResult& result);
+
     LedgerStore& store_;
     commons::IdGenerator& ids_;
     commons::Logger& logger_;
     Clock clock_;
+    prometheus::Family<prometheus::Counter>& commands_total_;
     commons::CurrencyRegistry currencies_;
     commons::events_internal::Worker sweeper_;
 };

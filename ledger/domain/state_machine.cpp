@@ -326,6 +326,15 @@ class Machine {
         auto found = FindPending(id);
         if (auto* result = std::get_if<CommandResult>(&found)) return *result;
         Transaction& t = *std::get<Transaction*>(found);
+        // A timeout that passed wins over a late post or void, whether or not the sweeper has
+        // come by yet: the transaction expires now and the command is refused.
+        if (kind != JournalKind::kExpired && t.expires_at && *t.expires_at <= now_) {
+            CommandResult expired = Release(id, std::nullopt, JournalKind::kExpired);
+            PAY_ASSERT(expired.code == ResultCode::kOk);
+            CommandResult result = MakeResult(ResultCode::kNotPending, id);
+            result.status = TransactionStatus::kExpired;
+            return result;
+        }
         std::vector<std::int64_t> amounts;
         for (const auto& entry : t.entries) amounts.push_back(entry.amount);
         std::vector<std::int64_t> posted(amounts.size(), 0);

@@ -1,6 +1,7 @@
 #include "ledger/store/pg_ledger_store.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "commons/assert.hpp"
@@ -106,7 +107,9 @@ domain::Transaction ReadTransaction(const pqxx::row& row) {
     if (!row[9].is_null()) t.expires_at = row[9].as<std::int64_t>();
     t.effective_at = row[10].as<std::int64_t>();
     t.description = row[11].as<std::string>();
-    t.metadata_json = row[12].as<std::string>();
+    // jsonb prints with spaces and its own key order; compare and render the api's canonical
+    // form (sorted keys, no spaces) so a retry with the same metadata replays.
+    t.metadata_json = nlohmann::json::parse(row[12].c_str()).dump();
     t.reverses_id = row[13].as<std::string>();
     t.reversed_by_id = row[14].as<std::string>();
     t.created_at = row[15].as<std::int64_t>();

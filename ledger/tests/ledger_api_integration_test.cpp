@@ -44,6 +44,13 @@ TEST_F(LedgerApiTest, PostsATransactionAndReplaysItById) {
     EXPECT_EQ(json::parse(replay.body), body);
     EXPECT_EQ(Balances("cash")["posted"], 1250);  // not booked twice
 
+    json with_metadata = Transfer("t2", "cash", "revenue", 5);
+    with_metadata["metadata"] = {{"order", "o-1"}, {"a_longer_key", "x"}, {"b", "y"}};
+    with_metadata["description"] = "with metadata";
+    ASSERT_EQ(Post("/v1/transactions", with_metadata).status, 201);
+    auto metadata_replay = Call("POST", "/v1/transactions", with_metadata.dump(2));
+    EXPECT_EQ(metadata_replay.status, 200) << metadata_replay.body;
+
     auto conflict = Post("/v1/transactions", Transfer("t1", "cash", "revenue", 99));
     EXPECT_EQ(conflict.status, 409);
     EXPECT_EQ(ErrorCode(conflict), "transaction_exists_with_different_fields");
@@ -170,15 +177,39 @@ TEST_F(LedgerApiTest, SweeperExpiresPendingTransactionsWhoseTimeoutPassed) {
     forever["status"] = "pending";
     ASSERT_EQ(Post("/v1/transactions", forever).status, 201);
     EXPECT_EQ(ledger_->ExpireDue(100), 0u);  // not due yet
+    json late = Transfer("late", "cash", "wallet", 7);
+    late["status"] = "pending";
+    late["timeout_seconds"] = 30;
+    ASSERT_EQ(Post("/v1/transactions", late).status, 201);
     clock_offset_micros_ = 61'000'000;
     ledger_->StartSweeper({std::chrono::milliseconds(10), 100});
     ASSERT_TRUE(test_support::PollUntil(std::chrono::seconds(10), [&] {
         return GetJson("/v1/transactions/hold")["status"] == "expired";
     }));
     ledger_->StopSweeper();
+    EXPECT_EQ(GetJson("/v1/transactions/late")["status"], "expired");
     EXPECT_EQ(Balances("wallet")["pending_credits"], 5);
     EXPECT_EQ(GetJson("/v1/transactions/forever")["status"], "pending");
     EXPECT_EQ(ErrorCode(Call("POST", "/v1/transactions/hold/post")), "transaction_not_pending");
+    EXPECT_TRUE(Verify()["ok"].get<bool>());
+}
+
+TEST_F(LedgerApiTest, APostAfterTheTimeoutExpiresTheTransactionInsteadOfPostingIt) {
+    Account("cash");
+    Account("wallet", "USD", "credit");
+    json hold = Transfer("hold", "cash", "wallet", 40);
+    hold["status"] = "pending";
+    hold["timeout_seconds"] = 30;
+    ASSERT_EQ(Post("/v1/transactions", hold).status, 201);
+    clock_offset_micros_ = 31'000'000;  // no sweeper runs in this test
+    auto late = Call("POST", "/v1/transactions/hold/post");
+    EXPECT_EQ(late.status, 422);
+    EXPECT_EQ(ErrorCode(late), "transaction_not_pending");
+    EXPECT_EQ(json::parse(late.body)["error"]["status"], "expired");
+    EXPECT_EQ(GetJson("/v1/transactions/hold")["status"], "expired");
+    auto balances = Balances("wallet");
+    EXPECT_EQ(balances["pending_credits"], 0);
+    EXPECT_EQ(balances["posted_credits"], 0);
     EXPECT_TRUE(Verify()["ok"].get<bool>());
 }
 
@@ -360,6 +391,9 @@ TEST_F(LedgerApiTest, WritesEventsThroughTheOutbox) {
             types.push_back(row[0].as<std::string>());
         }
     });
+    const std::string metrics = metrics_.Serialize();
+    EXPECT_NE(metrics.find(R"(ledger_commands_total{command="reverse",result="ok"} 1)"), std::string::npos)
+        << metrics;
     EXPECT_EQ(types, (std::vector<std::string>{"ledger.account.created", "ledger.account.created",
                                                "ledger.transaction.pending", "ledger.transaction.posted",
                                                "ledger.transaction.posted", "ledger.transaction.reversed"}));
