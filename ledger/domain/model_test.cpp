@@ -95,9 +95,9 @@ TEST(ComputeBalances, DebitNormalAccountSubtractsCreditsAndOnlyPendingOutflowsFr
     c.posted_debits = 100;
     c.posted_credits = 40;
     Balances b = ComputeBalances(NormalBalance::kDebit, c);
-    EXPECT_EQ(b.posted, 60);               // 100 - 40
-    EXPECT_EQ(b.pending, 70);              // (30 + 100) - (20 + 40)
-    EXPECT_EQ(b.available, 40);            // 100 - (20 + 40): the pending inflow is not counted
+    EXPECT_EQ(b.posted, 60);     // 100 - 40
+    EXPECT_EQ(b.pending, 70);    // (30 + 100) - (20 + 40)
+    EXPECT_EQ(b.available, 40);  // 100 - (20 + 40): the pending inflow is not counted
 }
 
 TEST(ComputeBalances, CreditNormalAccountSubtractsDebitsAndOnlyPendingOutflowsFromAvailable) {

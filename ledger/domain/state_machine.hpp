@@ -36,7 +36,9 @@ enum class ResultCode : std::uint8_t {
     kOverflow,
     kExistsWithDifferentFields,       // the id exists with other content
     kTransactionNotFound,
-    kNotPending,                      // post/void/expire of a transaction no longer pending
+    kNotPending,                      // post/void/expire of a transaction no longer pending;
+                                      // a post/void after the timeout also expires it (the
+                                      // one refusal that changes state)
     kNotDue,                          // expire before the timeout passed
     kPostAmountsInvalid,              // wrong count, negative, or above the pending amount
     kNotPosted,                       // reversal of a transaction that is not posted
@@ -113,7 +115,8 @@ struct JournalEntry {
     Micros effective_at = 0;
 };
 
-// What happened, for events: one per applied command.
+// What happened, for events: one per applied command (a reversal has two: the new posted
+// transaction and the reversed one), plus the expiry a late post or void causes.
 enum class EventKind : std::uint8_t { kPosted, kPending, kVoided, kExpired, kReversed };
 std::string_view EventTypeName(EventKind kind);  // "ledger.transaction.posted", ...
 

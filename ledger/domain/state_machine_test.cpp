@@ -23,7 +23,9 @@ namespace ledger::domain {
 [[maybe_unused]] static void PrintTo(JournalKind kind, std::ostream* os) {
     *os << JournalKindName(kind);
 }
-[[maybe_unused]] static void PrintTo(EventKind kind, std::ostream* os) { *os << EventTypeName(kind); }
+[[maybe_unused]] static void PrintTo(EventKind kind, std::ostream* os) {
+    *os << EventTypeName(kind);
+}
 [[maybe_unused]] static void PrintTo(Direction direction, std::ostream* os) {
     *os << DirectionName(direction);
 }
@@ -130,11 +132,11 @@ BatchOutcome ApplyOne(BatchState& state, Command command, Micros now = kNow) {
 }
 
 // Applies a command that must succeed; stops the test otherwise.
-#define APPLY_OK(state, command, ...)                                                    \
-    do {                                                                                 \
-        BatchOutcome applied_ = ApplyOne(state, command __VA_OPT__(, ) __VA_ARGS__);     \
-        ASSERT_EQ(applied_.results.size(), 1u);                                          \
-        ASSERT_EQ(applied_.results[0].code, ResultCode::kOk)                             \
+#define APPLY_OK(state, command, ...)                                                       \
+    do {                                                                                    \
+        BatchOutcome applied_ = ApplyOne(state, command __VA_OPT__(, ) __VA_ARGS__);        \
+        ASSERT_EQ(applied_.results.size(), 1u);                                             \
+        ASSERT_EQ(applied_.results[0].code, ResultCode::kOk)                                \
             << applied_.results[0].transaction_id << " " << applied_.results[0].account_id; \
     } while (false)
 
@@ -273,8 +275,8 @@ TEST(ApplyCreate, HoldsPendingAmountsInPendingCounters) {
     ASSERT_EQ(outcome.journal.size(), 2u);
     ExpectRow(outcome.journal[0], "p1", "cash", Direction::kDebit, JournalKind::kCreated, 70, 0,
               Counters{.pending_debits = 70});
-    ExpectRow(outcome.journal[1], "p1", "revenue", Direction::kCredit, JournalKind::kCreated, 70,
-              0, Counters{.pending_credits = 70});
+    ExpectRow(outcome.journal[1], "p1", "revenue", Direction::kCredit, JournalKind::kCreated, 70, 0,
+              Counters{.pending_credits = 70});
     EXPECT_THAT(EventsOf(outcome), ElementsAre(std::pair{EventKind::kPending, std::string("p1")}));
 
     // A pending inflow shows in `pending` but not in `available`; a pending outflow in both.
@@ -404,8 +406,7 @@ TEST(ApplyCreate, RefusesEntriesThatAllNameOneAccount) {
     BatchState state = Ledger();
     ExpectNoChange(state, Posted("t1", {Debit("cash", 5), Credit("cash", 5)}),
                    ResultCode::kAccountsMustBeDifferent);
-    ExpectNoChange(state,
-                   Posted("t1", {Debit("cash", 5), Credit("cash", 3), Credit("cash", 2)}),
+    ExpectNoChange(state, Posted("t1", {Debit("cash", 5), Credit("cash", 3), Credit("cash", 2)}),
                    ResultCode::kAccountsMustBeDifferent);
 }
 
@@ -438,23 +439,22 @@ TEST(ApplyCreate, RefusesLockVersionForAccountNotInEntries) {
     BatchState state = Ledger();
     CreateTransaction command = Move("t1", "revenue", "cash", 5);
     command.lock_versions = {{"cash", 0}, {"fees", 0}};
-    CommandResult result =
-        ExpectNoChange(state, command, ResultCode::kLockVersionAccountInvalid);
+    CommandResult result = ExpectNoChange(state, command, ResultCode::kLockVersionAccountInvalid);
     EXPECT_EQ(result.account_id, "fees");
 }
 
 TEST(ApplyCreate, RefusesUnknownAccount) {
     BatchState state = Ledger();
-    CommandResult result = ExpectNoChange(state, Move("t1", "revenue", "ghost", 5),
-                                          ResultCode::kAccountNotFound);
+    CommandResult result =
+        ExpectNoChange(state, Move("t1", "revenue", "ghost", 5), ResultCode::kAccountNotFound);
     EXPECT_EQ(result.account_id, "ghost");
 }
 
 TEST(ApplyCreate, RefusesClosedAccount) {
     BatchState state = Ledger();
     ASSERT_EQ(Close(state.accounts.at("revenue")), CloseResult::kOk);
-    CommandResult result = ExpectNoChange(state, Move("t1", "revenue", "cash", 5),
-                                          ResultCode::kAccountClosed);
+    CommandResult result =
+        ExpectNoChange(state, Move("t1", "revenue", "cash", 5), ResultCode::kAccountClosed);
     EXPECT_EQ(result.account_id, "revenue");
     ExpectNoChange(state, Pending("p1", {Debit("cash", 5), Credit("revenue", 5)}),
                    ResultCode::kAccountClosed);
@@ -490,9 +490,9 @@ TEST(ApplyCreate, RefusesUnbalancedTransaction) {
 TEST(ApplyCreate, AcceptsFxTransactionBalancedPerCurrency) {
     BatchState state = Ledger();
     // The customer pays 110 USD; the business books 100 EUR of revenue through FX accounts.
-    BatchOutcome outcome = ApplyOne(state, Posted("fx1", {Debit("cash", 110), Credit("fx_usd", 110),
-                                                          Debit("fx_eur", 100),
-                                                          Credit("eur_revenue", 100)}));
+    BatchOutcome outcome =
+        ApplyOne(state, Posted("fx1", {Debit("cash", 110), Credit("fx_usd", 110),
+                                       Debit("fx_eur", 100), Credit("eur_revenue", 100)}));
     ASSERT_EQ(outcome.results[0].code, ResultCode::kOk);
     EXPECT_EQ(state.transactions.at("fx1").currencies,
               (std::vector<std::string>{"USD", "USD", "EUR", "EUR"}));
@@ -603,8 +603,8 @@ TEST(ApplyCreate, RefusesPendingThatOverflowsPendingPlusPosted) {
         state, Pending("p1", {Debit("cash", 11), Credit("fees", 11)}), ResultCode::kOverflow);
     EXPECT_EQ(result.account_id, "cash");
     APPLY_OK(state, Pending("p1", {Debit("cash", 10), Credit("fees", 10)}));
-    EXPECT_EQ(CountersOf(state, "cash"), (Counters{.pending_debits = 10,
-                                                   .posted_debits = kMax - 10}));
+    EXPECT_EQ(CountersOf(state, "cash"),
+              (Counters{.pending_debits = 10, .posted_debits = kMax - 10}));
 }
 
 TEST(ApplyCreate, RefusesPostedThatOverflowsPendingPlusPosted) {
@@ -770,16 +770,15 @@ TEST(ApplyPost, PostsPartiallyAndReleasesTheRemainder) {
 
 TEST(ApplyPost, PostsSomeEntriesAndReleasesOthersEntirely) {
     BatchState state = Ledger();
-    APPLY_OK(state,
-             Pending("p1", {Debit("cash", 100), Credit("revenue", 70), Credit("fees", 30)}));
+    APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 70), Credit("fees", 30)}));
     BatchOutcome outcome = ApplyOne(state, Post("p1", std::vector<std::int64_t>{30, 0, 30}));
     ASSERT_EQ(outcome.results[0].code, ResultCode::kOk);
     EXPECT_EQ(CountersOf(state, "cash"), (Counters{.posted_debits = 30}));
     EXPECT_EQ(CountersOf(state, "revenue"), Counters{});
     EXPECT_EQ(CountersOf(state, "fees"), (Counters{.posted_credits = 30}));
     ASSERT_EQ(outcome.journal.size(), 3u);
-    ExpectRow(outcome.journal[1], "p1", "revenue", Direction::kCredit, JournalKind::kPosted, -70,
-              0, Counters{});
+    ExpectRow(outcome.journal[1], "p1", "revenue", Direction::kCredit, JournalKind::kPosted, -70, 0,
+              Counters{});
 }
 
 TEST(ApplyPost, PostsOneAmountOfAHeldInt64Max) {
@@ -801,8 +800,7 @@ TEST(ApplyPost, PostsHoldOnFlaggedAccount) {
 TEST(ApplyPost, RefusesAmountsOfTheWrongCount) {
     BatchState state = Ledger();
     APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}));
-    ExpectNoChange(state, Post("p1", std::vector<std::int64_t>{}),
-                   ResultCode::kPostAmountsInvalid);
+    ExpectNoChange(state, Post("p1", std::vector<std::int64_t>{}), ResultCode::kPostAmountsInvalid);
     ExpectNoChange(state, Post("p1", std::vector<std::int64_t>{100}),
                    ResultCode::kPostAmountsInvalid);
     ExpectNoChange(state, Post("p1", std::vector<std::int64_t>{50, 50, 0}),
@@ -883,6 +881,34 @@ TEST(ApplyPost, RefusesExpiredTransaction) {
     EXPECT_EQ(result.status, TransactionStatus::kExpired);
 }
 
+TEST(ApplyPost, PostsUntilTheTimeoutPasses) {
+    BatchState state = Ledger();
+    APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 10));
+    APPLY_OK(state, Post("p1"), kNow + 10 * kSecond - 1);
+    EXPECT_EQ(state.transactions.at("p1").status, TransactionStatus::kPosted);
+}
+
+TEST(ApplyPost, RefusesPostAfterTheTimeoutAndExpiresTheTransaction) {
+    BatchState state = Ledger();
+    APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 10));
+    // The sweeper has not come by yet: the timeout wins over the late post.
+    BatchOutcome outcome = ApplyOne(state, Post("p1"), kNow + 10 * kSecond);
+    ASSERT_EQ(outcome.results.size(), 1u);
+    EXPECT_EQ(outcome.results[0].code, ResultCode::kNotPending);
+    EXPECT_EQ(outcome.results[0].status, TransactionStatus::kExpired);
+    EXPECT_EQ(state.transactions.at("p1").status, TransactionStatus::kExpired);
+    EXPECT_EQ(CountersOf(state, "cash"), Counters{});
+    EXPECT_EQ(CountersOf(state, "revenue"), Counters{});
+    ASSERT_EQ(outcome.journal.size(), 2u);
+    ExpectRow(outcome.journal[0], "p1", "cash", Direction::kDebit, JournalKind::kExpired, -100, 0,
+              Counters{});
+    EXPECT_THAT(EventsOf(outcome), ElementsAre(std::pair{EventKind::kExpired, std::string("p1")}));
+    EXPECT_THAT(outcome.updated_transactions, ElementsAre("p1"));
+    CommandResult again =
+        ExpectNoChange(state, ExpirePending{"p1"}, ResultCode::kNotPending, kNow + 11 * kSecond);
+    EXPECT_EQ(again.status, TransactionStatus::kExpired);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Voiding and expiring
 
@@ -915,6 +941,19 @@ TEST(ApplyVoid, RefusesTransactionThatIsNotPending) {
     APPLY_OK(state, VoidPending{"p1"});
     result = ExpectNoChange(state, VoidPending{"p1"}, ResultCode::kNotPending);
     EXPECT_EQ(result.status, TransactionStatus::kVoided);
+}
+
+TEST(ApplyVoid, RefusesVoidAfterTheTimeoutAndExpiresTheTransaction) {
+    BatchState state = Ledger();
+    APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 10));
+    BatchOutcome outcome = ApplyOne(state, VoidPending{"p1"}, kNow + 60 * kSecond);
+    EXPECT_EQ(outcome.results[0].code, ResultCode::kNotPending);
+    EXPECT_EQ(outcome.results[0].status, TransactionStatus::kExpired);
+    EXPECT_EQ(state.transactions.at("p1").status, TransactionStatus::kExpired);
+    EXPECT_EQ(CountersOf(state, "cash"), Counters{});
+    ASSERT_EQ(outcome.journal.size(), 2u);
+    EXPECT_EQ(outcome.journal[1].kind, JournalKind::kExpired);
+    EXPECT_THAT(EventsOf(outcome), ElementsAre(std::pair{EventKind::kExpired, std::string("p1")}));
 }
 
 TEST(ApplyVoid, RefusesUnknownTransaction) {
@@ -965,13 +1004,13 @@ TEST(ApplyExpire, RefusesTransactionThatIsNotPending) {
     BatchState state = Ledger();
     APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 10));
     APPLY_OK(state, Post("p1"));
-    CommandResult result = ExpectNoChange(state, ExpirePending{"p1"}, ResultCode::kNotPending,
-                                          kNow + 20 * kSecond);
+    CommandResult result =
+        ExpectNoChange(state, ExpirePending{"p1"}, ResultCode::kNotPending, kNow + 20 * kSecond);
     EXPECT_EQ(result.status, TransactionStatus::kPosted);
     APPLY_OK(state, Pending("p2", {Debit("cash", 100), Credit("revenue", 100)}, 10));
     APPLY_OK(state, ExpirePending{"p2"}, kNow + 10 * kSecond);
-    result = ExpectNoChange(state, ExpirePending{"p2"}, ResultCode::kNotPending,
-                            kNow + 20 * kSecond);
+    result =
+        ExpectNoChange(state, ExpirePending{"p2"}, ResultCode::kNotPending, kNow + 20 * kSecond);
     EXPECT_EQ(result.status, TransactionStatus::kExpired);
     result = ExpectNoChange(state, VoidPending{"p2"}, ResultCode::kNotPending, kNow + 20 * kSecond);
     EXPECT_EQ(result.status, TransactionStatus::kExpired);
@@ -987,8 +1026,7 @@ TEST(ApplyExpire, RefusesUnknownTransaction) {
 
 TEST(ApplyReverse, BooksMirrorEntriesAndLinksBothWays) {
     BatchState state = Ledger();
-    APPLY_OK(state,
-             Posted("t1", {Debit("cash", 100), Credit("revenue", 90), Credit("fees", 10)}));
+    APPLY_OK(state, Posted("t1", {Debit("cash", 100), Credit("revenue", 90), Credit("fees", 10)}));
     Reverse command = ReverseOf("t1", "r1");
     command.description = "refund";
     command.metadata_json = R"({"reason":"customer"})";
@@ -998,8 +1036,8 @@ TEST(ApplyReverse, BooksMirrorEntriesAndLinksBothWays) {
 
     const Transaction& reversal = state.transactions.at("r1");
     EXPECT_EQ(reversal.status, TransactionStatus::kPosted);
-    EXPECT_EQ(reversal.entries,
-              (std::vector<EntrySpec>{Credit("cash", 100), Debit("revenue", 90), Debit("fees", 10)}));
+    EXPECT_EQ(reversal.entries, (std::vector<EntrySpec>{Credit("cash", 100), Debit("revenue", 90),
+                                                        Debit("fees", 10)}));
     EXPECT_EQ(reversal.currencies, (std::vector<std::string>{"USD", "USD", "USD"}));
     EXPECT_EQ(reversal.posted_amounts, (std::vector<std::int64_t>{100, 90, 10}));
     EXPECT_EQ(reversal.reverses_id, "t1");
@@ -1027,15 +1065,14 @@ TEST(ApplyReverse, BooksMirrorEntriesAndLinksBothWays) {
 
 TEST(ApplyReverse, ReversesOnlyWhatWasPosted) {
     BatchState state = Ledger();
-    APPLY_OK(state,
-             Pending("p1", {Debit("cash", 100), Credit("revenue", 70), Credit("fees", 30)}));
+    APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 70), Credit("fees", 30)}));
     APPLY_OK(state, Post("p1", std::vector<std::int64_t>{30, 0, 30}));
     APPLY_OK(state, ReverseOf("p1", "r1"));
     const Transaction& reversal = state.transactions.at("r1");
     EXPECT_EQ(reversal.entries, (std::vector<EntrySpec>{Credit("cash", 30), Debit("fees", 30)}));
     EXPECT_EQ(CountersOf(state, "cash"), (Counters{.posted_debits = 30, .posted_credits = 30}));
     EXPECT_EQ(CountersOf(state, "revenue"), Counters{});
-    EXPECT_EQ(state.accounts.at("revenue").lock_version, 3);  // create, post; not the reversal
+    EXPECT_EQ(state.accounts.at("revenue").lock_version, 2);  // create, post; not the reversal
 }
 
 TEST(ApplyReverse, ReplaysIdenticalReversal) {
@@ -1086,8 +1123,9 @@ TEST(ApplyReverse, CreateWithTheIdOfAReversalDiffersInStatus) {
     APPLY_OK(state, Move("t1", "revenue", "cash", 100));
     APPLY_OK(state, ReverseOf("t1", "r1"));
     // Same entries as the reversal booked, but a reversal is not an ordinary posted transaction.
-    CommandResult result = ExpectNoChange(state, Posted("r1", {Credit("cash", 100), Debit("revenue", 100)}),
-                                          ResultCode::kExistsWithDifferentFields);
+    CommandResult result =
+        ExpectNoChange(state, Posted("r1", {Credit("cash", 100), Debit("revenue", 100)}),
+                       ResultCode::kExistsWithDifferentFields);
     EXPECT_THAT(result.differing_fields, ElementsAre("status"));
 }
 
@@ -1127,7 +1165,8 @@ TEST(ApplyReverse, RefusesMalformedReversalId) {
     APPLY_OK(state, Move("t1", "revenue", "cash", 100));
     ExpectNoChange(state, ReverseOf("t1", ""), ResultCode::kIdInvalid);
     ExpectNoChange(state, ReverseOf("t1", "r 1"), ResultCode::kIdInvalid);
-    ExpectNoChange(state, ReverseOf("t1", std::string(kIdBytesMax + 1, 'r')), ResultCode::kIdInvalid);
+    ExpectNoChange(state, ReverseOf("t1", std::string(kIdBytesMax + 1, 'r')),
+                   ResultCode::kIdInvalid);
 }
 
 TEST(ApplyReverse, RefusesReversalThatWouldBreakAFlag) {
@@ -1174,11 +1213,11 @@ TEST(ApplyBatch, EmptyBatchDoesNothing) {
 
 TEST(ApplyBatch, AllOrNothingBatchAppliesEveryCommand) {
     BatchState state = Ledger();
-    BatchOutcome outcome = Apply(state,
-                                 {Move("t1", "revenue", "cash", 10),
-                                  Pending("p1", {Debit("cash", 5), Credit("fees", 5)}),
-                                  ReverseOf("t1", "r1")},
-                                 kNow, Atomicity::kAllOrNothing);
+    BatchOutcome outcome =
+        Apply(state,
+              {Move("t1", "revenue", "cash", 10),
+               Pending("p1", {Debit("cash", 5), Credit("fees", 5)}), ReverseOf("t1", "r1")},
+              kNow, Atomicity::kAllOrNothing);
     ASSERT_EQ(outcome.results.size(), 3u);
     for (const auto& result : outcome.results) EXPECT_EQ(result.code, ResultCode::kOk);
     EXPECT_EQ(CountersOf(state, "cash"),
@@ -1217,9 +1256,8 @@ TEST(ApplyBatch, AllOrNothingBatchFailureChangesNothing) {
 TEST(ApplyBatch, AllOrNothingBatchFailsOnItsFirstCommand) {
     BatchState state = Ledger();
     const BatchState before = state;
-    BatchOutcome outcome =
-        Apply(state, {Post("nope"), Move("t1", "revenue", "cash", 10)}, kNow,
-              Atomicity::kAllOrNothing);
+    BatchOutcome outcome = Apply(state, {Post("nope"), Move("t1", "revenue", "cash", 10)}, kNow,
+                                 Atomicity::kAllOrNothing);
     ASSERT_EQ(outcome.results.size(), 2u);
     EXPECT_EQ(outcome.results[0].code, ResultCode::kTransactionNotFound);
     EXPECT_EQ(outcome.results[1].code, ResultCode::kBatchFailed);
@@ -1231,8 +1269,9 @@ TEST(ApplyBatch, AllOrNothingBatchFailsOnItsFirstCommand) {
 TEST(ApplyBatch, AllOrNothingBatchCountsReplayAsSuccess) {
     BatchState state = Ledger();
     APPLY_OK(state, Move("t1", "revenue", "cash", 10));
-    BatchOutcome outcome = Apply(state, {Move("t1", "revenue", "cash", 10), Move("t2", "revenue", "cash", 5)},
-                                 kNow, Atomicity::kAllOrNothing);
+    BatchOutcome outcome =
+        Apply(state, {Move("t1", "revenue", "cash", 10), Move("t2", "revenue", "cash", 5)}, kNow,
+              Atomicity::kAllOrNothing);
     ASSERT_EQ(outcome.results.size(), 2u);
     EXPECT_EQ(outcome.results[0].code, ResultCode::kReplayed);
     EXPECT_EQ(outcome.results[1].code, ResultCode::kOk);
@@ -1267,9 +1306,9 @@ TEST(ApplyBatch, IndependentBatchKeepsTheNeighboursOfAFailure) {
 TEST(ApplyBatch, SameIdTwiceWithSameContentReplaysTheSecond) {
     for (Atomicity atomicity : {Atomicity::kIndependent, Atomicity::kAllOrNothing}) {
         BatchState state = Ledger();
-        BatchOutcome outcome = Apply(
-            state, {Move("t1", "revenue", "cash", 10), Move("t1", "revenue", "cash", 10)}, kNow,
-            atomicity);
+        BatchOutcome outcome =
+            Apply(state, {Move("t1", "revenue", "cash", 10), Move("t1", "revenue", "cash", 10)},
+                  kNow, atomicity);
         ASSERT_EQ(outcome.results.size(), 2u);
         EXPECT_EQ(outcome.results[0].code, ResultCode::kOk);
         EXPECT_EQ(outcome.results[1].code, ResultCode::kReplayed);
@@ -1284,8 +1323,8 @@ TEST(ApplyBatch, SameIdTwiceWithSameContentReplaysTheSecond) {
 TEST(ApplyBatch, SameIdTwiceWithOtherContentRefusesTheSecond) {
     BatchState state = Ledger();
     BatchOutcome outcome =
-        Apply(state, {Move("t1", "revenue", "cash", 10), Move("t1", "revenue", "cash", 11)},
-              kNow, Atomicity::kIndependent);
+        Apply(state, {Move("t1", "revenue", "cash", 10), Move("t1", "revenue", "cash", 11)}, kNow,
+              Atomicity::kIndependent);
     ASSERT_EQ(outcome.results.size(), 2u);
     EXPECT_EQ(outcome.results[0].code, ResultCode::kOk);
     EXPECT_EQ(outcome.results[1].code, ResultCode::kExistsWithDifferentFields);
@@ -1306,11 +1345,10 @@ TEST(ApplyBatch, SameIdTwiceWithOtherContentRefusesTheSecond) {
 
 TEST(ApplyBatch, CreatePendingThenPostInOneBatchListsTheTransactionAsCreatedOnly) {
     BatchState state = Ledger();
-    BatchOutcome outcome =
-        Apply(state,
-              {Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 60),
-               Post("p1", std::vector<std::int64_t>{40, 40})},
-              kNow, Atomicity::kAllOrNothing);
+    BatchOutcome outcome = Apply(state,
+                                 {Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 60),
+                                  Post("p1", std::vector<std::int64_t>{40, 40})},
+                                 kNow, Atomicity::kAllOrNothing);
     ASSERT_EQ(outcome.results.size(), 2u);
     EXPECT_EQ(outcome.results[0].code, ResultCode::kOk);
     EXPECT_EQ(outcome.results[1].code, ResultCode::kOk);
@@ -1330,12 +1368,12 @@ TEST(ApplyBatch, CreatePendingThenPostInOneBatchListsTheTransactionAsCreatedOnly
 
 TEST(ApplyBatch, LockVersionGrowsOncePerCommandPerAccount) {
     BatchState state = Ledger();
-    BatchOutcome outcome = Apply(state,
-                                 {Posted("t1", {Debit("cash", 1), Debit("cash", 2),
-                                                Credit("revenue", 3)}),
-                                  Move("t2", "fees", "cash", 4), Move("t3", "fees", "cash", 5),
-                                  Move("t4", "revenue", "cash", 6)},
-                                 kNow, Atomicity::kIndependent);
+    BatchOutcome outcome =
+        Apply(state,
+              {Posted("t1", {Debit("cash", 1), Debit("cash", 2), Credit("revenue", 3)}),
+               Move("t2", "fees", "cash", 4), Move("t3", "fees", "cash", 5),
+               Move("t4", "revenue", "cash", 6)},
+              kNow, Atomicity::kIndependent);
     for (const auto& result : outcome.results) ASSERT_EQ(result.code, ResultCode::kOk);
     EXPECT_EQ(state.accounts.at("cash").lock_version, 4);
     EXPECT_EQ(state.accounts.at("revenue").lock_version, 2);
@@ -1355,8 +1393,8 @@ TEST(ApplyBatch, LaterCommandSeesTheLockVersionsOfEarlierOnes) {
     BatchState state = Ledger();
     CreateTransaction second = Move("t2", "revenue", "cash", 5);
     second.lock_versions = {{"cash", 0}};  // read before the batch
-    BatchOutcome outcome = Apply(state, {Move("t1", "revenue", "cash", 5), second}, kNow,
-                                 Atomicity::kIndependent);
+    BatchOutcome outcome =
+        Apply(state, {Move("t1", "revenue", "cash", 5), second}, kNow, Atomicity::kIndependent);
     EXPECT_EQ(outcome.results[0].code, ResultCode::kOk);
     EXPECT_EQ(outcome.results[1].code, ResultCode::kLockVersionMismatch);
     EXPECT_EQ(outcome.results[1].account_id, "cash");
@@ -1372,6 +1410,23 @@ TEST(ApplyBatch, LaterCommandSeesBalancesOfEarlierOnes) {
     EXPECT_EQ(outcome.results[0].code, ResultCode::kExceedsCredits);
     EXPECT_EQ(outcome.results[1].code, ResultCode::kOk);
     EXPECT_EQ(outcome.results[2].code, ResultCode::kOk);
+}
+
+TEST(ApplyBatch, LatePostFailsAllOrNothingBatchWithoutExpiring) {
+    BatchState state = Ledger();
+    APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 10));
+    const BatchState before = state;
+    BatchOutcome outcome = Apply(state, {Move("t1", "revenue", "cash", 5), Post("p1")},
+                                 kNow + 10 * kSecond, Atomicity::kAllOrNothing);
+    ASSERT_EQ(outcome.results.size(), 2u);
+    EXPECT_EQ(outcome.results[0].code, ResultCode::kBatchFailed);
+    EXPECT_EQ(outcome.results[0].failed_index, 1u);
+    EXPECT_EQ(outcome.results[1].code, ResultCode::kNotPending);
+    EXPECT_EQ(outcome.results[1].status, TransactionStatus::kExpired);
+    ExpectNothingHappened(outcome);
+    // Nothing is applied, the expiry included: the sweeper expires the transaction later.
+    EXPECT_TRUE(SameState(before, state));
+    EXPECT_EQ(state.transactions.at("p1").status, TransactionStatus::kPending);
 }
 
 TEST(ApplyBatch, VoidAfterPostInOneBatchIsRefused) {
