@@ -26,9 +26,10 @@ using namespace std::chrono_literals;
 // The store and the use cases, alive while the server runs; the sweeper stops first.
 class LedgerParts final : public middleware::ServiceParts {
   public:
-    LedgerParts(middleware::ServiceContext& context)
+    LedgerParts(middleware::ServiceContext& context, app::GroupCommitSettings group_commit)
         : store_(context.database.primary(), "ledger", context.outbox),
-          ledger_(store_, context.ids, context.logger, context.metrics) {}
+          ledger_(store_, context.ids, context.logger, context.metrics, app::SystemMicros,
+                  group_commit) {}
     ~LedgerParts() override { ledger_.StopSweeper(); }
 
     app::Ledger& ledger() { return ledger_; }
@@ -57,9 +58,19 @@ int main(int argc, char** argv) {
          .migrations = ledger::Migrations(),
          .add_routes =
              [](middleware::ServiceContext& context, commons::http::Router& router) {
-                 auto parts = std::make_unique<ledger::LedgerParts>(context);
-                 ledger::api::AddRoutes(parts->ledger(), router);
                  using namespace std::chrono_literals;
+                 const auto& env = context.env;
+                 ledger::app::GroupCommitSettings group_commit;
+                 group_commit.committers = static_cast<std::size_t>(
+                     env.Int("PAYMENTS_LEDGER_GROUP_COMMIT_COMMITTERS", 2, 1, 16));
+                 group_commit.batch_max = static_cast<std::size_t>(
+                     env.Int("PAYMENTS_LEDGER_GROUP_COMMIT_BATCH_MAX", 512, 1, 4096));
+                 group_commit.linger = std::chrono::duration_cast<std::chrono::microseconds>(
+                     env.Duration("PAYMENTS_LEDGER_GROUP_COMMIT_LINGER", 0ms, 0ms, 100ms));
+                 group_commit.queue_max = static_cast<std::size_t>(
+                     env.Int("PAYMENTS_LEDGER_GROUP_COMMIT_QUEUE_MAX", 20000, 1, 1000000));
+                 auto parts = std::make_unique<ledger::LedgerParts>(context, group_commit);
+                 ledger::api::AddRoutes(parts->ledger(), router);
                  ledger::app::SweeperSettings sweeper;
                  sweeper.interval = context.env.Duration("PAYMENTS_LEDGER_EXPIRY_SWEEP_INTERVAL",
                                                          1000ms, 10ms, 3600s);

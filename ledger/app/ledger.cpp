@@ -16,7 +16,8 @@ Micros SystemMicros() {
 }
 
 Ledger::Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& logger,
-               commons::Metrics& metrics, Clock clock)
+               commons::Metrics& metrics, Clock clock,
+               std::optional<GroupCommitSettings> group_commit)
     : store_(store),
       ids_(ids),
       logger_(logger),
@@ -24,7 +25,16 @@ Ledger::Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& l
       commands_total_(prometheus::BuildCounter()
                           .Name("ledger_commands_total")
                           .Help("Ledger commands by kind and result code")
-                          .Register(metrics.registry())) {}
+                          .Register(metrics.registry())) {
+    if (group_commit) {
+        committer_ = std::make_unique<GroupCommitter>(
+            *group_commit,
+            [this](const std::vector<domain::Command>& commands) {
+                return store_.ExecuteBatch(commands, domain::Atomicity::kIndependent, clock_());
+            },
+            metrics);
+    }
+}
 
 void Ledger::CountResults(const std::vector<domain::Command>& commands, const BatchResult& result) {
     static constexpr const char* kNames[] = {"create", "post", "void", "expire", "reverse"};
@@ -36,7 +46,10 @@ void Ledger::CountResults(const std::vector<domain::Command>& commands, const Ba
     }
 }
 
-Ledger::~Ledger() { StopSweeper(); }
+Ledger::~Ledger() {
+    StopSweeper();
+    if (committer_) committer_->Stop();
+}
 
 std::optional<commons::Currency> Ledger::FindCurrency(const std::string& code) {
     if (auto found = currencies_.Find(code)) return found;
@@ -77,7 +90,10 @@ CreateAccountOutcome Ledger::CreateAccount(NewAccount account) {
 
 BatchResult Ledger::Execute(const std::vector<domain::Command>& commands,
                             domain::Atomicity atomicity) {
-    BatchResult result = store_.ExecuteBatch(commands, atomicity, clock_());
+    BatchResult result =
+        committer_ && commands.size() == 1 && atomicity == domain::Atomicity::kIndependent
+            ? committer_->Submit(commands.front())
+            : store_.ExecuteBatch(commands, atomicity, clock_());
     CountResults(commands, result);
     return result;
 }

@@ -9,6 +9,7 @@
 
 #include "commons/events.hpp"
 #include "commons/money.hpp"
+#include "ledger/app/group_commit.hpp"
 #include "ledger/app/ports.hpp"
 
 namespace commons {
@@ -42,9 +43,11 @@ enum class CurrencyStatus { kCreated, kExisting, kConflict, kInvalid };
 class Ledger {
   public:
     // `store`, `ids`, `logger` and `metrics` must outlive the ledger. Counts every command's
-    // outcome in ledger_commands_total{command, result}.
+    // outcome in ledger_commands_total{command, result}. Single commands are group-committed
+    // with `group_commit` (nullopt: each runs in its own database transaction).
     Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& logger,
-           commons::Metrics& metrics, Clock clock = SystemMicros);
+           commons::Metrics& metrics, Clock clock = SystemMicros,
+           std::optional<GroupCommitSettings> group_commit = GroupCommitSettings{});
     ~Ledger();  // stops the sweeper
     Ledger(const Ledger&) = delete;
     Ledger& operator=(const Ledger&) = delete;
@@ -58,6 +61,8 @@ class Ledger {
     // Precondition: the currency is known (FindCurrency). An empty id gets an "acct_" one.
     CreateAccountOutcome CreateAccount(NewAccount account);
 
+    // Runs the commands at the clock's now. One independent command goes through group commit
+    // (coalesced with concurrent ones into one database transaction); batches run as given.
     BatchResult Execute(const std::vector<domain::Command>& commands, domain::Atomicity atomicity);
 
     // Expires up to `limit` due pending transactions now; returns how many were expired.
@@ -80,6 +85,7 @@ class Ledger {
     prometheus::Family<prometheus::Counter>& commands_total_;
     commons::CurrencyRegistry currencies_;
     commons::events_internal::Worker sweeper_;
+    std::unique_ptr<GroupCommitter> committer_;  // last: stopped first
 };
 
 }  // namespace ledger::app

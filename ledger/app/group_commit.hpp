@@ -1,0 +1,96 @@
+#pragma once
+
+// Group commit (the ledger throughput issue): concurrent single-command requests are coalesced
+// into one database transaction, so one commit (one fsync) and one row lock per account serve
+// many requests, and a hot account is written once per batch instead of once per request.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "commons/db.hpp"
+#include "ledger/app/ports.hpp"
+
+namespace commons {
+class Metrics;
+}
+
+namespace prometheus {
+class Histogram;
+}
+
+namespace ledger::app {
+
+struct GroupCommitSettings {
+    // Committer threads: while one batch waits for its commit, the next one is being built and
+    // executed. Each holds one database connection while it works.
+    std::size_t committers = 2;
+    // Commands per database transaction: bounds lock sets, statement sizes and the work one
+    // failure throws away.
+    std::size_t batch_max = 512;
+    // How long a committer waits for more commands after the first one arrives, when fewer than
+    // batch_max are queued. 0: take what is there (under load, commands queue up while the
+    // previous batch commits, which is batching enough).
+    std::chrono::microseconds linger{0};
+    // Commands waiting beyond this are refused at once (the caller answers 503) instead of
+    // queueing without bound.
+    std::size_t queue_max = 20'000;
+};
+
+// The queue is full or the committer is stopping: the request was not executed. A kind of
+// "cannot do the work now", so the error boundary answers 503 with Retry-After.
+class CommitQueueFullError : public commons::DatabaseUnavailableError {
+  public:
+    using commons::DatabaseUnavailableError::DatabaseUnavailableError;
+};
+
+class GroupCommitter {
+  public:
+    // Executes a batch of independent commands in one database transaction.
+    using Execute = std::function<BatchResult(const std::vector<domain::Command>&)>;
+
+    // Starts the committer threads. `metrics` must outlive the committer.
+    GroupCommitter(GroupCommitSettings settings, Execute execute, commons::Metrics& metrics);
+    ~GroupCommitter();  // Stop()s
+    GroupCommitter(const GroupCommitter&) = delete;
+    GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+    // Runs `command` in the next batch and returns its result alone (results[0] and the
+    // transaction it names). Blocks until that batch has committed. A command refused by the
+    // state machine does not affect its batch-mates; a database failure of the batch throws
+    // here (for every command of that batch) what Execute threw. Throws CommitQueueFullError
+    // when the queue is full or stopping.
+    BatchResult Submit(domain::Command command);
+
+    // Refuses new commands, finishes the queued ones, joins the threads. Idempotent.
+    void Stop();
+
+    // Commands waiting for a committer (for tests and diagnostics).
+    std::size_t queued();
+
+  private:
+    struct Waiting {
+        domain::Command command;
+        std::promise<BatchResult> promise;
+    };
+
+    void Run();
+    void Commit(std::vector<Waiting*>& batch);
+
+    GroupCommitSettings settings_;
+    Execute execute_;
+    prometheus::Histogram& batch_size_;
+    std::mutex mutex_;
+    std::condition_variable arrived_;
+    std::deque<Waiting*> queue_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace ledger::app

@@ -1,0 +1,145 @@
+#include "ledger/app/group_commit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "commons/metrics.hpp"
+#include "support/gate.hpp"
+#include "support/process.hpp"
+
+namespace ledger::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+domain::Command Create(const std::string& id) { return domain::CreateTransaction{.id = id}; }
+
+std::string IdOf(const domain::Command& command) { return domain::TransactionIdsOf(command).back(); }
+
+// A fake Execute: records each batch's ids; a command whose id starts with "refuse" gets
+// kExceedsCredits, with "fail" the whole batch throws; the first batch waits on `gate`.
+struct FakeStore {
+    test_support::Gate gate;
+    std::mutex mutex;
+    std::vector<std::vector<std::string>> batches;
+
+    BatchResult Execute(const std::vector<domain::Command>& commands) {
+        bool first = false;
+        {
+            std::lock_guard lock(mutex);
+            first = batches.empty();
+            batches.emplace_back();
+            for (const auto& c : commands) batches.back().push_back(IdOf(c));
+        }
+        if (first) gate.Wait();
+        BatchResult result;
+        for (const auto& c : commands) {
+            const std::string id = IdOf(c);
+            if (id.rfind("fail", 0) == 0) throw commons::DatabaseUnavailableError("batch failed");
+            domain::CommandResult r;
+            r.transaction_id = id;
+            r.code = id.rfind("refuse", 0) == 0 ? domain::ResultCode::kExceedsCredits
+                                                : domain::ResultCode::kOk;
+            result.outcome.results.push_back(r);
+            if (r.code == domain::ResultCode::kOk) result.transactions[id].id = id;
+        }
+        return result;
+    }
+};
+
+class GroupCommitTest : public ::testing::Test {
+  protected:
+    std::unique_ptr<GroupCommitter> Make(GroupCommitSettings settings) {
+        return std::make_unique<GroupCommitter>(
+            settings, [this](const auto& commands) { return store_.Execute(commands); }, metrics_);
+    }
+    FakeStore store_;
+    commons::Metrics metrics_;
+};
+
+TEST_F(GroupCommitTest, CoalescesCommandsQueuedWhileABatchCommits) {
+    auto committer = Make({.committers = 1, .batch_max = 100});
+    std::thread first([&] { EXPECT_EQ(committer->Submit(Create("t0")).outcome.results[0].transaction_id, "t0"); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    std::vector<std::thread> others;
+    std::vector<BatchResult> results(6);
+    for (int i = 1; i <= 6; ++i) {
+        others.emplace_back([&, i] { results[i - 1] = committer->Submit(Create("t" + std::to_string(i))); });
+    }
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 6; }));
+    store_.gate.Open();
+    first.join();
+    for (auto& t : others) t.join();
+    ASSERT_EQ(store_.batches.size(), 2u);
+    EXPECT_EQ(store_.batches[1].size(), 6u);  // one database transaction for all six
+    for (int i = 1; i <= 6; ++i) {
+        // Each caller gets its own result and only its own transaction.
+        ASSERT_EQ(results[i - 1].outcome.results.size(), 1u);
+        EXPECT_EQ(results[i - 1].outcome.results[0].transaction_id, "t" + std::to_string(i));
+        EXPECT_EQ(results[i - 1].transactions.size(), 1u);
+        EXPECT_TRUE(results[i - 1].transactions.count("t" + std::to_string(i)));
+    }
+}
+
+TEST_F(GroupCommitTest, BatchesNeverExceedTheirMaximum) {
+    auto committer = Make({.committers = 1, .batch_max = 3});
+    std::thread first([&] { committer->Submit(Create("t0")); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    std::vector<std::thread> others;
+    for (int i = 1; i <= 7; ++i) others.emplace_back([&, i] { committer->Submit(Create("t" + std::to_string(i))); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 7; }));
+    store_.gate.Open();
+    first.join();
+    for (auto& t : others) t.join();
+    ASSERT_EQ(store_.batches.size(), 4u);  // 1, then 3 + 3 + 1
+    for (const auto& batch : store_.batches) EXPECT_LE(batch.size(), 3u);
+}
+
+TEST_F(GroupCommitTest, ARefusedCommandDoesNotFailItsBatchMates) {
+    auto committer = Make({.committers = 1});
+    store_.gate.Open();
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0}, refused{0};
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&, i] {
+            auto result = committer->Submit(Create((i % 2 ? "refuse" : "t") + std::to_string(i)));
+            (result.outcome.results[0].code == domain::ResultCode::kOk ? ok : refused)++;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 4);
+    EXPECT_EQ(refused.load(), 4);
+}
+
+TEST_F(GroupCommitTest, ADatabaseFailureFailsOnlyTheCommandsOfThatBatch) {
+    auto committer = Make({.committers = 1, .batch_max = 100});
+    std::thread first([&] { committer->Submit(Create("t0")); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    std::thread doomed_a([&] { EXPECT_THROW(committer->Submit(Create("fail")), commons::DatabaseUnavailableError); });
+    std::thread doomed_b([&] { EXPECT_THROW(committer->Submit(Create("x")), commons::DatabaseUnavailableError); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 2; }));
+    store_.gate.Open();
+    first.join();  // the first batch committed
+    doomed_a.join();
+    doomed_b.join();
+    EXPECT_EQ(committer->Submit(Create("after")).outcome.results[0].code, domain::ResultCode::kOk);
+}
+
+TEST_F(GroupCommitTest, AFullQueueRefusesAtOnce) {
+    auto committer = Make({.committers = 1, .batch_max = 10, .queue_max = 1});
+    std::thread first([&] { committer->Submit(Create("t0")); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    std::thread queued([&] { committer->Submit(Create("t1")); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 1; }));
+    EXPECT_THROW(committer->Submit(Create("t2")), CommitQueueFullError);
+    store_.gate.Open();
+    first.join();
+    queued.join();
+    committer->Stop();
+    EXPECT_THROW(committer->Submit(Create("t3")), CommitQueueFullError);
+}
+
+}  // namespace
+}  // namespace ledger::app
