@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "commons/db.hpp"
 #include "commons/db_transaction.hpp"
@@ -273,6 +276,108 @@ TEST(LedgerProcess, VerifyCommandChecksWhatTheServiceBooked) {
 
     ChildProcess verify(Binary("ledger"), {"verify"}, ServiceEnvironment(0));
     EXPECT_EQ(verify.WaitForExit(60s), 0) << verify.Output();
+    EXPECT_NE(verify.Output().find("\"ok\":true"), std::string::npos) << verify.Output();
+}
+
+
+// Group commit must not weaken durability: a ledger killed with SIGKILL in the middle of load
+// has every acknowledged transaction exactly once after a restart, none it refused, and a clean
+// verify. Requests cut off by the kill have an unknown outcome; retrying them by id settles it.
+TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
+    constexpr int kClients = 8;
+    constexpr int kAcknowledgedBeforeKill = 300;
+    ChildProcess migrate(Binary("ledger"), {"migrate"}, ServiceEnvironment(0));
+    ASSERT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
+    const std::string key = test_support::DevstackVariable("PAYMENTS_DEV_API_KEY");
+    const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + key}};
+    const std::string suffix = commons::RandomHex(6);
+    const std::string source = "kill_src_" + suffix, target = "kill_dst_" + suffix;
+    auto body_of = [&](const std::string& id, bool refused) {
+        return R"({"id":")" + id + R"(","entries":[{"account_id":")" + source +
+               R"(","direction":"debit","amount":3},{"account_id":")" +
+               (refused ? "kill_missing_" + suffix : target) + R"(","direction":"credit","amount":3}]})";
+    };
+
+    auto port = FreePort();
+    auto service = std::make_unique<ChildProcess>(Binary("ledger"), std::vector<std::string>{"serve"},
+                                                  ServiceEnvironment(port));
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service->WaitForExit(0ms); }))
+        << service->Output();
+    for (const auto& account : {source, target}) {
+        auto reply = Fetch(port, "POST", "/v1/accounts", auth,
+                           R"({"currency":"USD","normal_balance":"debit","id":")" + account + "\"}");
+        ASSERT_EQ(reply.status, 201) << reply.body;
+    }
+
+    std::mutex mutex;
+    std::vector<std::string> acknowledged, refused, unknown;
+    std::atomic<int> acknowledged_count{0};
+    std::atomic<bool> killed{false};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+        clients.emplace_back([&, c] {
+            for (int i = 0;; ++i) {
+                const std::string id = "kill_" + suffix + "_" + std::to_string(c) + "_" + std::to_string(i);
+                const bool refuse = i % 4 == 3;
+                bool was_killed = killed.load();
+                try {
+                    auto reply = Fetch(port, "POST", "/v1/transactions", auth, body_of(id, refuse));
+                    std::lock_guard lock(mutex);
+                    if (reply.status == 201 || reply.status == 200) {
+                        acknowledged.push_back(id);
+                        ++acknowledged_count;
+                    } else if (reply.status == 422) {
+                        refused.push_back(id);
+                    } else {
+                        unknown.push_back(id);  // e.g. 503 while shutting down
+                    }
+                } catch (const std::runtime_error&) {
+                    std::lock_guard lock(mutex);
+                    unknown.push_back(id);
+                    if (was_killed) return;  // the service is gone: stop this client
+                }
+                if (was_killed) return;
+            }
+        });
+    }
+    ASSERT_TRUE(test_support::PollUntil(60s, [&] { return acknowledged_count.load() >= kAcknowledgedBeforeKill; }));
+    service->Signal(SIGKILL);
+    killed = true;
+    EXPECT_TRUE(service->WaitForExit(30s).has_value());
+    for (auto& client : clients) client.join();
+    service.reset();
+
+    port = FreePort();
+    service = std::make_unique<ChildProcess>(Binary("ledger"), std::vector<std::string>{"serve"},
+                                             ServiceEnvironment(port));
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service->WaitForExit(0ms); }))
+        << service->Output();
+    for (const auto& id : acknowledged) {
+        EXPECT_EQ(Fetch(port, "GET", "/v1/transactions/" + id, auth).status, 200) << id;
+    }
+    for (const auto& id : refused) {
+        EXPECT_EQ(Fetch(port, "GET", "/v1/transactions/" + id, auth).status, 404) << id;
+    }
+    // A retry settles each unknown outcome: created now (201) or found committed (200).
+    int settled = 0;
+    for (const auto& id : unknown) {
+        const bool refuse = std::stoi(id.substr(id.rfind('_') + 1)) % 4 == 3;
+        auto reply = Fetch(port, "POST", "/v1/transactions", auth, body_of(id, refuse));
+        EXPECT_EQ(reply.status == 422, refuse) << id << " " << reply.body;
+        EXPECT_TRUE(reply.status == 201 || reply.status == 200 || reply.status == 422) << id << reply.body;
+        if (reply.status != 422) ++settled;
+    }
+    std::printf("[kill test] %zu acknowledged, %zu refused, %zu unknown before the kill\n",
+                acknowledged.size(), refused.size(), unknown.size());
+    auto target_account = nlohmann::json::parse(Fetch(port, "GET", "/v1/accounts/" + target, auth).body);
+    const std::int64_t expected = 3 * static_cast<std::int64_t>(acknowledged.size() + settled);
+    EXPECT_EQ(target_account["balances"]["posted_credits"].get<std::int64_t>(), expected)
+        << acknowledged.size() << " acknowledged, " << settled << " settled after the restart";
+    service->Signal(SIGTERM);
+    EXPECT_EQ(service->WaitForExit(30s), 0) << service->Output();
+
+    ChildProcess verify(Binary("ledger"), {"verify"}, ServiceEnvironment(0));
+    EXPECT_EQ(verify.WaitForExit(120s), 0) << verify.Output();
     EXPECT_NE(verify.Output().find("\"ok\":true"), std::string::npos) << verify.Output();
 }
 
