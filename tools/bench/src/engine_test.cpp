@@ -332,8 +332,10 @@ TEST(RunLoad, LeavesTheWarmupOutOfTheCounts) {
     LoadResult result = RunLoad(settings, Get(server.port(), "/ok"));
     ExpectBalanced(result);
     EXPECT_EQ(result.measured, 300ms);
-    EXPECT_GT(result.ok, 0u);
-    EXPECT_GT(server.requests(), result.sent);  // the warm-up's requests reached the server
+    // What the measured window completed depends on the machine's load (a sanitizer build on a
+    // busy machine may complete none); the warm-up's requests reaching the server uncounted is
+    // the behaviour under test.
+    EXPECT_GT(server.requests(), result.sent);
 }
 
 TEST(RunLoad, SendsAFreshUniqueIdInEveryRequest) {
