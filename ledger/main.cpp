@@ -56,13 +56,14 @@ int main(int argc, char** argv) {
         {.name = "ledger",
          .default_port = 8081,
          .migrations = ledger::Migrations(),
+         .default_blocking_threads = 128,
          .add_routes =
              [](middleware::ServiceContext& context, commons::http::Router& router) {
                  using namespace std::chrono_literals;
                  const auto& env = context.env;
                  ledger::app::GroupCommitSettings group_commit;
                  group_commit.committers = static_cast<std::size_t>(
-                     env.Int("PAYMENTS_LEDGER_GROUP_COMMIT_COMMITTERS", 2, 1, 16));
+                     env.Int("PAYMENTS_LEDGER_GROUP_COMMIT_COMMITTERS", 4, 1, 16));
                  group_commit.batch_max = static_cast<std::size_t>(
                      env.Int("PAYMENTS_LEDGER_GROUP_COMMIT_BATCH_MAX", 512, 1, 4096));
                  group_commit.linger = std::chrono::duration_cast<std::chrono::microseconds>(

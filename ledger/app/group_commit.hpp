@@ -30,7 +30,7 @@ namespace ledger::app {
 struct GroupCommitSettings {
     // Committer threads: while one batch waits for its commit, the next one is being built and
     // executed. Each holds one database connection while it works.
-    std::size_t committers = 2;
+    std::size_t committers = 4;
     // Commands per database transaction: bounds lock sets, statement sizes and the work one
     // failure throws away.
     std::size_t batch_max = 512;

@@ -60,6 +60,10 @@ struct ServiceDefinition {
     std::string name;  // "ledger": also the PostgreSQL schema and application_name
     std::uint16_t default_port;
     const std::vector<commons::Migration>& migrations;
+    // Handler threads unless PAYMENTS_BLOCKING_THREADS says otherwise. A service whose handlers
+    // mostly wait (the ledger's wait for their group commit) wants more: a waiting request holds
+    // a thread, and only requests holding one can join a batch.
+    std::size_t default_blocking_threads = 16;
     // Adds the service's own routes (its /v1/ API) and returns what they need kept alive
     // (may be null). May be empty.
     std::function<std::unique_ptr<ServiceParts>(ServiceContext&, commons::http::Router&)>
