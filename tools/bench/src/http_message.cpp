@@ -138,9 +138,17 @@ commons::Result<Header, std::string> ParseHeaderLine(std::string_view line) {
 bool IsValidMethod(std::string_view method) { return IsToken(method); }
 
 std::string HostHeaderValue(const Endpoint& endpoint) {
-    std::string host =
-        endpoint.host.find(':') != std::string::npos ? "[" + endpoint.host + "]" : endpoint.host;
-    if (endpoint.port != 80) host += ":" + std::to_string(endpoint.port);
+    // Appended piece by piece: GCC 12 at -O3 misreports `"[" + host + "]"` as an overlapping
+    // memcpy (-Wrestrict), which -Werror turns into a failed Release build.
+    const bool ipv6 = endpoint.host.find(':') != std::string::npos;
+    std::string host;
+    if (ipv6) host += '[';
+    host += endpoint.host;
+    if (ipv6) host += ']';
+    if (endpoint.port != 80) {
+        host += ':';
+        host += std::to_string(endpoint.port);
+    }
     return host;
 }
 

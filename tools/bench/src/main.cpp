@@ -2,10 +2,13 @@
 // the scenario, runs it and prints the report.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -14,6 +17,9 @@
 
 #include "bench/engine.hpp"
 #include "bench/http_scenario.hpp"
+#include "bench/ledger_options.hpp"
+#include "bench/ledger_report.hpp"
+#include "bench/ledger_scenario.hpp"
 #include "bench/options.hpp"
 #include "bench/pipeline_scenario.hpp"
 #include "bench/report.hpp"
@@ -32,6 +38,8 @@ constexpr int kExitUnreachable = 3;  // the target could not be connected to
 
 // File descriptors kept for stdio, the resolver and whatever a scenario opens.
 constexpr rlim_t kSpareFileDescriptors = 64;
+// bench ledger's setup connections (16 for accounts, one for the naive schema), with room.
+constexpr std::uint32_t kLedgerSetupFileDescriptors = 32;
 
 std::string_view TopUsage() {
     return R"(usage: bench <scenario> [flags]
@@ -39,6 +47,8 @@ std::string_view TopUsage() {
 scenarios:
   http        load one URL with a request template (bench http --help)
   pipeline    the standard middleware pipeline against a bare server, same route
+  ledger      ledger transfers through ledger-service and the naive way in PostgreSQL,
+              side by side (bench ledger --help)
 
 exit status: 0 the load ran (see the report for errors), 1 a scenario failed,
              2 bad command line, 3 the target was unreachable
@@ -117,6 +127,19 @@ int RunAndReport(bench::Scenario& scenario, const bench::CommonOptions& options)
     return kExitOk;
 }
 
+// The environment's value of `name`, if set and not empty. Only main reads the environment.
+std::optional<std::string> Environment(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+}
+
+std::uint64_t SeedOrRandom(const std::optional<std::uint64_t>& seed) {
+    if (seed) return *seed;
+    std::random_device device;
+    return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
 int RunHttp(std::span<const std::string_view> args) {
     auto parsed = bench::ParseHttpCommand(args);
     if (!parsed) return UsageFailure("http", parsed.error().message);
@@ -136,15 +159,9 @@ int RunHttp(std::span<const std::string_view> args) {
                                                  command.headers, command.body);
     if (!request) return UsageFailure("http", request.error());
 
-    std::uint64_t seed = 0;
-    if (command.common.seed) {
-        seed = *command.common.seed;
-    } else {
-        std::random_device device;
-        seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
-    }
     bench::HttpScenario scenario(std::move(url).value(), command.url, std::move(request).value(),
-                                 bench::MakeTemplateRun(seed), command.common.label);
+                                 bench::MakeTemplateRun(SeedOrRandom(command.common.seed)),
+                                 command.common.label);
     return RunAndReport(scenario, command.common);
 }
 
@@ -171,6 +188,84 @@ int RunPipeline(std::span<const std::string_view> args) {
     return RunAndReport(scenario, options);
 }
 
+int RunLedger(std::span<const std::string_view> args) {
+    auto parsed = bench::ParseLedgerCommand(args);
+    if (!parsed) return UsageFailure("ledger", parsed.error().message);
+    bench::LedgerCommand command = std::move(parsed).value();
+    if (command.help) {
+        std::cout << bench::LedgerUsage() << bench::CommonFlagsHelp();
+        return kExitOk;
+    }
+    const auto& scenarios = command.scenarios;
+    const bool service = std::any_of(scenarios.begin(), scenarios.end(),
+                                     [](bench::LedgerScenario s) { return !bench::IsNaive(s); });
+    const bool naive = std::any_of(scenarios.begin(), scenarios.end(), bench::IsNaive);
+
+    bench::LedgerRunSettings settings;
+    settings.scenarios = scenarios;
+    if (service) {
+        auto url = bench::ParseHttpUrl(command.url);
+        if (!url) return UsageFailure("ledger", "--url: " + url.error());
+        if (url.value().target.find('?') != std::string::npos) {
+            return UsageFailure("ledger", "--url is ledger-service's base URL, without a query");
+        }
+        settings.url = std::move(url).value();
+        settings.url_text = command.url;
+        auto key = command.api_key ? command.api_key : Environment("PAYMENTS_DEV_API_KEY");
+        if (!key) {
+            return UsageFailure("ledger",
+                                "--api-key is required for uniform, hot and batch (or set "
+                                "PAYMENTS_DEV_API_KEY)");
+        }
+        settings.api_key = *key;
+    }
+    if (naive) {
+        auto url =
+            command.database_url ? command.database_url : Environment("PAYMENTS_DATABASE_URL");
+        if (!url) {
+            return UsageFailure("ledger",
+                                "--database-url is required for naive and naive-hot (or set "
+                                "PAYMENTS_DATABASE_URL)");
+        }
+        settings.database_url = *url;
+        settings.naive_schema = command.naive_schema;
+    }
+    settings.plan.run = bench::MakeTemplateRun(SeedOrRandom(command.common.seed));
+    settings.plan.accounts = command.accounts;
+    settings.plan.batch_size = command.batch_size;
+
+    if (auto problem =
+            EnsureFileDescriptors(command.common.load.connections + kLedgerSetupFileDescriptors)) {
+        return UsageFailure("ledger", *problem);
+    }
+    bench::LedgerRunReport run;
+    try {
+        run = bench::RunLedgerScenarios(
+            settings, command.common.load, command.common.label,
+            [](std::string_view line) { std::cerr << "bench ledger: " << line << std::endl; });
+    } catch (const bench::TargetUnreachableError& error) {
+        std::cerr << "bench ledger: target unreachable: " << error.what() << std::endl;
+        return kExitUnreachable;
+    } catch (const std::exception& error) {
+        std::cerr << "bench ledger: failed: " << error.what() << std::endl;
+        return kExitFailure;
+    }
+    if (command.common.format == bench::OutputFormat::kJson) {
+        std::cout << bench::FormatLedgerJson(run.report, run.rows, run.ratios) << std::endl;
+    } else {
+        std::cout << bench::FormatText(run.report)
+                  << bench::FormatLedgerSummaryText(run.rows, run.ratios) << std::flush;
+    }
+    for (const bench::LoadResult& result : run.report.results) {
+        if (result.target_unreachable()) {
+            std::cerr << "bench ledger: " << result.label
+                      << ": no connection could be opened during the load" << std::endl;
+            return kExitUnreachable;
+        }
+    }
+    return kExitOk;
+}
+
 struct Command {
     std::string_view name;
     int (*run)(std::span<const std::string_view> args);
@@ -180,6 +275,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"http", RunHttp},
     {"pipeline", RunPipeline},
+    {"ledger", RunLedger},
 };
 
 }  // namespace
