@@ -20,6 +20,7 @@
 #include "support/devstack.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/scratch_database.hpp"
 
 namespace {
 
@@ -249,12 +250,22 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcessTest,
 
 // The ledger's extra command, end to end: money moved through the running service, then
 // `ledger-service verify` recomputes the invariants from the journal.
+// The ledger's own process tests run in a database of their own: a ledger relay publishes every
+// unpublished row of the `ledger` outbox, so two ledgers on one database would take each other's
+// events (and the relay test's).
+std::map<std::string, std::string> LedgerEnvironment(const test_support::ScratchDatabase& database,
+                                                     std::uint16_t port) {
+    auto env = ServiceEnvironment(port);
+    env["PAYMENTS_DATABASE_URL"] = database.url();
+    return env;
+}
+
 TEST(LedgerProcess, VerifyCommandChecksWhatTheServiceBooked) {
-    ChildProcess migrate(Binary("ledger"), {"migrate"}, ServiceEnvironment(0));
+    test_support::ScratchDatabase database("ledger_proc");
+    ChildProcess migrate(Binary("ledger"), {"migrate"}, LedgerEnvironment(database, 0));
     ASSERT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
     auto port = FreePort();
-    auto env = ServiceEnvironment(port);
-    ChildProcess service(Binary("ledger"), {"serve"}, env);
+    ChildProcess service(Binary("ledger"), {"serve"}, LedgerEnvironment(database, port));
     ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service.WaitForExit(0ms); }))
         << service.Output();
     const std::string key = test_support::DevstackVariable("PAYMENTS_DEV_API_KEY");
@@ -274,7 +285,7 @@ TEST(LedgerProcess, VerifyCommandChecksWhatTheServiceBooked) {
     service.Signal(SIGTERM);
     EXPECT_EQ(service.WaitForExit(30s), 0) << service.Output();
 
-    ChildProcess verify(Binary("ledger"), {"verify"}, ServiceEnvironment(0));
+    ChildProcess verify(Binary("ledger"), {"verify"}, LedgerEnvironment(database, 0));
     EXPECT_EQ(verify.WaitForExit(60s), 0) << verify.Output();
     EXPECT_NE(verify.Output().find("\"ok\":true"), std::string::npos) << verify.Output();
 }
@@ -286,7 +297,8 @@ TEST(LedgerProcess, VerifyCommandChecksWhatTheServiceBooked) {
 TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
     constexpr int kClients = 8;
     constexpr int kAcknowledgedBeforeKill = 300;
-    ChildProcess migrate(Binary("ledger"), {"migrate"}, ServiceEnvironment(0));
+    test_support::ScratchDatabase database("ledger_kill");
+    ChildProcess migrate(Binary("ledger"), {"migrate"}, LedgerEnvironment(database, 0));
     ASSERT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
     const std::string key = test_support::DevstackVariable("PAYMENTS_DEV_API_KEY");
     const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + key}};
@@ -300,7 +312,7 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
 
     auto port = FreePort();
     auto service = std::make_unique<ChildProcess>(Binary("ledger"), std::vector<std::string>{"serve"},
-                                                  ServiceEnvironment(port));
+                                                  LedgerEnvironment(database, port));
     ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service->WaitForExit(0ms); }))
         << service->Output();
     for (const auto& account : {source, target}) {
@@ -349,7 +361,7 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
 
     port = FreePort();
     service = std::make_unique<ChildProcess>(Binary("ledger"), std::vector<std::string>{"serve"},
-                                             ServiceEnvironment(port));
+                                             LedgerEnvironment(database, port));
     ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service->WaitForExit(0ms); }))
         << service->Output();
     for (const auto& id : acknowledged) {
@@ -376,7 +388,7 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
     service->Signal(SIGTERM);
     EXPECT_EQ(service->WaitForExit(30s), 0) << service->Output();
 
-    ChildProcess verify(Binary("ledger"), {"verify"}, ServiceEnvironment(0));
+    ChildProcess verify(Binary("ledger"), {"verify"}, LedgerEnvironment(database, 0));
     EXPECT_EQ(verify.WaitForExit(120s), 0) << verify.Output();
     EXPECT_NE(verify.Output().find("\"ok\":true"), std::string::npos) << verify.Output();
 }

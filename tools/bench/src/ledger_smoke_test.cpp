@@ -23,6 +23,7 @@
 #include "commons/db_transaction.hpp"
 #include "commons/ids.hpp"
 #include "commons/redis.hpp"
+#include "support/scratch_database.hpp"
 #include "support/devstack.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -54,59 +55,7 @@ std::uint16_t FreePort() {
     return ntohs(address.sin_port);
 }
 
-// `url` (a libpq URL or key=value string) with its database replaced by `database`.
-std::string WithDatabase(const std::string& url, const std::string& database) {
-    const std::size_t scheme = url.find("://");
-    if (scheme == std::string::npos) return url + " dbname=" + database;
-    const std::size_t query = url.find('?', scheme);
-    const std::size_t path = url.find('/', scheme + 3);
-    const std::string rest = query == std::string::npos ? "" : url.substr(query);
-    const std::size_t authority_end = std::min(path, query);
-    return url.substr(0, authority_end) + "/" + database + rest;
-}
-
-// A database of the devstack PostgreSQL for this test only, dropped at the end (with any
-// connection still open to it) whatever happened.
-class ScratchDatabase {
-  public:
-    ScratchDatabase()
-        : name_("bench_smoke_" + commons::RandomHex(6)),
-          url_(WithDatabase(test_support::DatabaseUrl(), name_)),
-          admin_(Settings(test_support::DatabaseUrl())) {
-        Execute("CREATE DATABASE " + name_);
-    }
-    ~ScratchDatabase() {
-        try {
-            Execute("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-        } catch (const std::exception& error) {
-            ADD_FAILURE() << "cannot drop database " << name_ << ": " << error.what();
-        }
-    }
-    ScratchDatabase(const ScratchDatabase&) = delete;
-    ScratchDatabase& operator=(const ScratchDatabase&) = delete;
-
-    const std::string& url() const { return url_; }
-
-    static commons::DbSettings Settings(const std::string& url) {
-        commons::DbSettings settings;
-        settings.url = url;
-        settings.application_name = "bench-ledger-smoke-test";
-        settings.pool_size = 1;
-        return settings;
-    }
-
-  private:
-    // CREATE and DROP DATABASE cannot run inside a transaction block.
-    void Execute(const std::string& sql) {
-        commons::ConnectionLease lease = admin_.Acquire();
-        pqxx::nontransaction statement(lease.connection());
-        statement.exec(sql);
-    }
-
-    std::string name_;
-    std::string url_;
-    commons::ConnectionPool admin_;
-};
+using test_support::ScratchDatabase;
 
 // A Redis stream for this test's events, deleted at the end.
 class ScratchStream {
@@ -172,7 +121,11 @@ std::optional<json> JsonReport(const std::string& output) {
 
 // One integer from `sql` in `database_url`.
 std::int64_t Scalar(const std::string& database_url, const std::string& sql) {
-    commons::ConnectionPool pool(ScratchDatabase::Settings(database_url));
+    commons::DbSettings settings;
+    settings.url = database_url;
+    settings.application_name = "bench-ledger-smoke-test";
+    settings.pool_size = 1;
+    commons::ConnectionPool pool(settings);
     return commons::WithTransaction(pool, [&](pqxx::dbtransaction& transaction) {
         return transaction.exec1(sql)[0].as<std::int64_t>();
     });
@@ -181,7 +134,7 @@ std::int64_t Scalar(const std::string& database_url, const std::string& sql) {
 TEST(BenchLedger, EveryScenarioMovesMoneyWithoutErrors) {
     const std::string key = test_support::DevstackVariable("PAYMENTS_DEV_API_KEY");
     // Destroyed after the child processes below, so nothing is connected when it is dropped.
-    ScratchDatabase database;
+    ScratchDatabase database("bench_smoke");
     ScratchStream stream;
     const std::string schema = "bench_naive_smoke";
 
