@@ -142,10 +142,11 @@ Outbox::Outbox(std::string schema, IdGenerator& ids, std::string source)
     insert_sql_ =
         "INSERT INTO " + schema_ + ".outbox (event_id, type, data) VALUES ($1, $2, $3::jsonb)";
     // WITH ORDINALITY keeps the outbox ids (the publication order) in the caller's order.
-    insert_many_sql_ = "INSERT INTO " + schema_ +
-                       ".outbox (event_id, type, data) SELECT e, t, d::jsonb FROM "
-                       "unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(e, t, d, n) "
-                       "ORDER BY n";
+    insert_many_sql_ =
+        "INSERT INTO " + schema_ +
+        ".outbox (event_id, type, data) SELECT e, t, d::jsonb FROM "
+        "unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(e, t, d, n) "
+        "ORDER BY n";
 }
 
 void Outbox::Validate(std::string_view type, std::string_view data_json) const {

@@ -6,8 +6,8 @@ namespace commons {
 namespace {
 
 TEST(PgArray, QuotesEveryTextElementSoAnyStringRoundTrips) {
-    std::vector<std::string> values = {"plain", "with \"quotes\"", "back\\slash", "{braces},comma",
-                                       "NULL", ""};
+    std::vector<std::string> values = {
+        "plain", "with \"quotes\"", "back\\slash", "{braces},comma", "NULL", ""};
     auto parsed = ParsePgArray(PgArray(values));
     ASSERT_EQ(parsed.size(), values.size());
     for (std::size_t i = 0; i < values.size(); ++i) {

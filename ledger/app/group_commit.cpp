@@ -16,8 +16,8 @@ GroupCommitter::GroupCommitter(GroupCommitSettings settings, Execute execute,
                       .Name("ledger_group_commit_batch_commands")
                       .Help("Commands per group-committed database transaction")
                       .Register(metrics.registry())
-                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64,
-                                                                       128, 256, 512, 1024})) {
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128,
+                                                                       256, 512, 1024})) {
     PAY_ASSERT(settings_.committers > 0 && settings_.batch_max > 0 && settings_.queue_max > 0);
     for (std::size_t i = 0; i < settings_.committers; ++i) threads_.emplace_back([this] { Run(); });
 }
@@ -66,8 +66,9 @@ void GroupCommitter::Run() {
             arrived_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping and drained
             if (settings_.linger.count() > 0 && queue_.size() < settings_.batch_max && !stopping_) {
-                arrived_.wait_for(lock, settings_.linger,
-                                  [this] { return stopping_ || queue_.size() >= settings_.batch_max; });
+                arrived_.wait_for(lock, settings_.linger, [this] {
+                    return stopping_ || queue_.size() >= settings_.batch_max;
+                });
             }
             while (!queue_.empty() && batch.size() < settings_.batch_max) {
                 batch.push_back(queue_.front());

@@ -16,7 +16,9 @@ using namespace std::chrono_literals;
 
 domain::Command Create(const std::string& id) { return domain::CreateTransaction{.id = id}; }
 
-std::string IdOf(const domain::Command& command) { return domain::TransactionIdsOf(command).back(); }
+std::string IdOf(const domain::Command& command) {
+    return domain::TransactionIdsOf(command).back();
+}
 
 // A fake Execute: records each batch's ids; a command whose id starts with "refuse" gets
 // kExceedsCredits, with "fail" the whole batch throws; the first batch waits on `gate`.
@@ -61,12 +63,15 @@ class GroupCommitTest : public ::testing::Test {
 
 TEST_F(GroupCommitTest, CoalescesCommandsQueuedWhileABatchCommits) {
     auto committer = Make({.committers = 1, .batch_max = 100});
-    std::thread first([&] { EXPECT_EQ(committer->Submit(Create("t0")).outcome.results[0].transaction_id, "t0"); });
+    std::thread first([&] {
+        EXPECT_EQ(committer->Submit(Create("t0")).outcome.results[0].transaction_id, "t0");
+    });
     ASSERT_TRUE(store_.gate.WaitForWaiters(1));
     std::vector<std::thread> others;
     std::vector<BatchResult> results(6);
     for (int i = 1; i <= 6; ++i) {
-        others.emplace_back([&, i] { results[i - 1] = committer->Submit(Create("t" + std::to_string(i))); });
+        others.emplace_back(
+            [&, i] { results[i - 1] = committer->Submit(Create("t" + std::to_string(i))); });
     }
     ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 6; }));
     store_.gate.Open();
@@ -88,7 +93,8 @@ TEST_F(GroupCommitTest, BatchesNeverExceedTheirMaximum) {
     std::thread first([&] { committer->Submit(Create("t0")); });
     ASSERT_TRUE(store_.gate.WaitForWaiters(1));
     std::vector<std::thread> others;
-    for (int i = 1; i <= 7; ++i) others.emplace_back([&, i] { committer->Submit(Create("t" + std::to_string(i))); });
+    for (int i = 1; i <= 7; ++i)
+        others.emplace_back([&, i] { committer->Submit(Create("t" + std::to_string(i))); });
     ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 7; }));
     store_.gate.Open();
     first.join();
@@ -117,8 +123,11 @@ TEST_F(GroupCommitTest, ADatabaseFailureFailsOnlyTheCommandsOfThatBatch) {
     auto committer = Make({.committers = 1, .batch_max = 100});
     std::thread first([&] { committer->Submit(Create("t0")); });
     ASSERT_TRUE(store_.gate.WaitForWaiters(1));
-    std::thread doomed_a([&] { EXPECT_THROW(committer->Submit(Create("fail")), commons::DatabaseUnavailableError); });
-    std::thread doomed_b([&] { EXPECT_THROW(committer->Submit(Create("x")), commons::DatabaseUnavailableError); });
+    std::thread doomed_a([&] {
+        EXPECT_THROW(committer->Submit(Create("fail")), commons::DatabaseUnavailableError);
+    });
+    std::thread doomed_b(
+        [&] { EXPECT_THROW(committer->Submit(Create("x")), commons::DatabaseUnavailableError); });
     ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 2; }));
     store_.gate.Open();
     first.join();  // the first batch committed

@@ -77,8 +77,10 @@ CurrencyStatus Ledger::RegisterCurrency(const commons::Currency& currency) {
         case RegisterCurrencyStatus::kCreated:
             currencies_.Register(currency);
             return CurrencyStatus::kCreated;
-        case RegisterCurrencyStatus::kExisting: return CurrencyStatus::kExisting;
-        case RegisterCurrencyStatus::kConflict: return CurrencyStatus::kConflict;
+        case RegisterCurrencyStatus::kExisting:
+            return CurrencyStatus::kExisting;
+        case RegisterCurrencyStatus::kConflict:
+            return CurrencyStatus::kConflict;
     }
     return CurrencyStatus::kConflict;
 }

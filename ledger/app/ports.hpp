@@ -111,7 +111,8 @@ class LedgerStore {
     // Creates the account, or reports the stored one with the same id.
     virtual CreateAccountOutcome CreateAccount(const NewAccount& account) = 0;
     virtual std::optional<AccountRecord> FindAccount(const std::string& id) = 0;
-    virtual Page<AccountRecord> ListAccounts(const AccountFilter& filter, const PageQuery& page) = 0;
+    virtual Page<AccountRecord> ListAccounts(const AccountFilter& filter,
+                                             const PageQuery& page) = 0;
     // The counters right after the last journal entry booked at or before `as_of`; zero
     // counters when there is none. nullopt when the account does not exist.
     virtual std::optional<domain::Counters> CountersAsOf(const std::string& account_id,

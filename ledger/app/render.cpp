@@ -14,9 +14,12 @@ json OptionalMicros(const std::optional<Micros>& micros) {
 
 json Balances(domain::NormalBalance side, const domain::Counters& c) {
     auto b = domain::ComputeBalances(side, c);
-    return json{{"pending_debits", c.pending_debits}, {"pending_credits", c.pending_credits},
-                {"posted_debits", c.posted_debits},   {"posted_credits", c.posted_credits},
-                {"posted", b.posted},                 {"pending", b.pending},
+    return json{{"pending_debits", c.pending_debits},
+                {"pending_credits", c.pending_credits},
+                {"posted_debits", c.posted_debits},
+                {"posted_credits", c.posted_credits},
+                {"posted", b.posted},
+                {"pending", b.pending},
                 {"available", b.available}};
 }
 

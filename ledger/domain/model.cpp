@@ -29,10 +29,14 @@ std::optional<NormalBalance> ParseNormalBalance(std::string_view text) {
 
 std::string_view StatusName(TransactionStatus status) {
     switch (status) {
-        case TransactionStatus::kPending: return "pending";
-        case TransactionStatus::kPosted: return "posted";
-        case TransactionStatus::kVoided: return "voided";
-        case TransactionStatus::kExpired: return "expired";
+        case TransactionStatus::kPending:
+            return "pending";
+        case TransactionStatus::kPosted:
+            return "posted";
+        case TransactionStatus::kVoided:
+            return "voided";
+        case TransactionStatus::kExpired:
+            return "expired";
     }
     return "unknown";
 }

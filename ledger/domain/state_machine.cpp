@@ -10,52 +10,84 @@ namespace ledger::domain {
 
 std::string_view ResultCodeName(ResultCode code) {
     switch (code) {
-        case ResultCode::kOk: return "ok";
-        case ResultCode::kReplayed: return "replayed";
-        case ResultCode::kIdInvalid: return "id_invalid";
-        case ResultCode::kEntriesCountInvalid: return "entries_count_invalid";
-        case ResultCode::kAmountInvalid: return "amount_invalid";
-        case ResultCode::kAccountsMustBeDifferent: return "accounts_must_be_different";
-        case ResultCode::kTimeoutInvalid: return "timeout_invalid";
-        case ResultCode::kLockVersionAccountInvalid: return "lock_version_account_invalid";
-        case ResultCode::kAccountNotFound: return "account_not_found";
-        case ResultCode::kAccountClosed: return "account_closed";
-        case ResultCode::kCurrencyMismatch: return "currency_mismatch";
-        case ResultCode::kUnbalanced: return "unbalanced";
-        case ResultCode::kExceedsCredits: return "exceeds_credits";
-        case ResultCode::kExceedsDebits: return "exceeds_debits";
-        case ResultCode::kLockVersionMismatch: return "lock_version_mismatch";
-        case ResultCode::kOverflow: return "overflow";
+        case ResultCode::kOk:
+            return "ok";
+        case ResultCode::kReplayed:
+            return "replayed";
+        case ResultCode::kIdInvalid:
+            return "id_invalid";
+        case ResultCode::kEntriesCountInvalid:
+            return "entries_count_invalid";
+        case ResultCode::kAmountInvalid:
+            return "amount_invalid";
+        case ResultCode::kAccountsMustBeDifferent:
+            return "accounts_must_be_different";
+        case ResultCode::kTimeoutInvalid:
+            return "timeout_invalid";
+        case ResultCode::kLockVersionAccountInvalid:
+            return "lock_version_account_invalid";
+        case ResultCode::kAccountNotFound:
+            return "account_not_found";
+        case ResultCode::kAccountClosed:
+            return "account_closed";
+        case ResultCode::kCurrencyMismatch:
+            return "currency_mismatch";
+        case ResultCode::kUnbalanced:
+            return "unbalanced";
+        case ResultCode::kExceedsCredits:
+            return "exceeds_credits";
+        case ResultCode::kExceedsDebits:
+            return "exceeds_debits";
+        case ResultCode::kLockVersionMismatch:
+            return "lock_version_mismatch";
+        case ResultCode::kOverflow:
+            return "overflow";
         case ResultCode::kExistsWithDifferentFields:
             return "transaction_exists_with_different_fields";
-        case ResultCode::kTransactionNotFound: return "transaction_not_found";
-        case ResultCode::kNotPending: return "transaction_not_pending";
-        case ResultCode::kNotDue: return "transaction_not_due";
-        case ResultCode::kPostAmountsInvalid: return "post_amounts_invalid";
-        case ResultCode::kNotPosted: return "transaction_not_posted";
-        case ResultCode::kAlreadyReversed: return "already_reversed";
-        case ResultCode::kBatchFailed: return "batch_failed";
+        case ResultCode::kTransactionNotFound:
+            return "transaction_not_found";
+        case ResultCode::kNotPending:
+            return "transaction_not_pending";
+        case ResultCode::kNotDue:
+            return "transaction_not_due";
+        case ResultCode::kPostAmountsInvalid:
+            return "post_amounts_invalid";
+        case ResultCode::kNotPosted:
+            return "transaction_not_posted";
+        case ResultCode::kAlreadyReversed:
+            return "already_reversed";
+        case ResultCode::kBatchFailed:
+            return "batch_failed";
     }
     return "unknown";
 }
 
 std::string_view JournalKindName(JournalKind kind) {
     switch (kind) {
-        case JournalKind::kCreated: return "created";
-        case JournalKind::kPosted: return "posted";
-        case JournalKind::kVoided: return "voided";
-        case JournalKind::kExpired: return "expired";
+        case JournalKind::kCreated:
+            return "created";
+        case JournalKind::kPosted:
+            return "posted";
+        case JournalKind::kVoided:
+            return "voided";
+        case JournalKind::kExpired:
+            return "expired";
     }
     return "unknown";
 }
 
 std::string_view EventTypeName(EventKind kind) {
     switch (kind) {
-        case EventKind::kPosted: return "ledger.transaction.posted";
-        case EventKind::kPending: return "ledger.transaction.pending";
-        case EventKind::kVoided: return "ledger.transaction.voided";
-        case EventKind::kExpired: return "ledger.transaction.expired";
-        case EventKind::kReversed: return "ledger.transaction.reversed";
+        case EventKind::kPosted:
+            return "ledger.transaction.posted";
+        case EventKind::kPending:
+            return "ledger.transaction.pending";
+        case EventKind::kVoided:
+            return "ledger.transaction.voided";
+        case EventKind::kExpired:
+            return "ledger.transaction.expired";
+        case EventKind::kReversed:
+            return "ledger.transaction.reversed";
     }
     return "ledger.transaction.unknown";
 }
@@ -156,9 +188,11 @@ class Machine {
     // reuse it): pending amounts when `pending_delta_sign` is +1, releases them when -1 (with
     // `posted_amounts` moved to posted), posts directly when 0. Validates everything first and
     // changes nothing on failure. `check_open` refuses closed accounts (new money movement).
-    std::optional<Failure> Move(const Transaction& transaction, const std::vector<std::int64_t>& pending_amounts,
-                                int pending_delta_sign, const std::vector<std::int64_t>& posted_amounts,
-                                JournalKind kind, bool check_open) {
+    std::optional<Failure> Move(const Transaction& transaction,
+                                const std::vector<std::int64_t>& pending_amounts,
+                                int pending_delta_sign,
+                                const std::vector<std::int64_t>& posted_amounts, JournalKind kind,
+                                bool check_open) {
         const auto& entries = transaction.entries;
         std::map<std::string, Counters, std::less<>> working;
         std::vector<Counters> after;
@@ -195,11 +229,11 @@ class Machine {
         for (const auto& [id, counters] : working) {
             const Account& account = state_.accounts.find(id)->second;
             if (!FlagsSatisfied(account.flags, counters)) {
-                bool debit_side = account.flags.debits_must_not_exceed_credits &&
-                                  counters.pending_debits + counters.posted_debits >
-                                      counters.posted_credits;
-                return Failure{debit_side ? ResultCode::kExceedsCredits : ResultCode::kExceedsDebits,
-                               id};
+                bool debit_side =
+                    account.flags.debits_must_not_exceed_credits &&
+                    counters.pending_debits + counters.posted_debits > counters.posted_credits;
+                return Failure{
+                    debit_side ? ResultCode::kExceedsCredits : ResultCode::kExceedsDebits, id};
             }
         }
         // Commit: the journal, then the accounts (one lock_version step per command).
@@ -232,7 +266,8 @@ class Machine {
         if (c.entries != t.entries) fields.emplace_back("entries");
         if (c.pending != t.created_pending || !t.reverses_id.empty()) fields.emplace_back("status");
         if (c.timeout_seconds != t.timeout_seconds) fields.emplace_back("timeout_seconds");
-        if (c.effective_at && *c.effective_at != t.effective_at) fields.emplace_back("effective_at");
+        if (c.effective_at && *c.effective_at != t.effective_at)
+            fields.emplace_back("effective_at");
         if (c.description != t.description) fields.emplace_back("description");
         if (c.metadata_json != t.metadata_json) fields.emplace_back("metadata");
         return fields;
@@ -243,7 +278,8 @@ class Machine {
         if (auto existing = state_.transactions.find(c.id); existing != state_.transactions.end()) {
             auto fields = DifferingFields(c, existing->second);
             CommandResult result = MakeResult(
-                fields.empty() ? ResultCode::kReplayed : ResultCode::kExistsWithDifferentFields, c.id);
+                fields.empty() ? ResultCode::kReplayed : ResultCode::kExistsWithDifferentFields,
+                c.id);
             result.differing_fields = std::move(fields);
             return result;
         }
@@ -296,13 +332,11 @@ class Machine {
             return MakeResult(code, c.id);
         }
         const std::vector<std::int64_t> zeros(amounts.size(), 0);
-        auto failure = c.pending
-                           ? Move(t, amounts, +1, zeros, JournalKind::kCreated, true)
-                           : Move(t, zeros, 0, amounts, JournalKind::kCreated, true);
+        auto failure = c.pending ? Move(t, amounts, +1, zeros, JournalKind::kCreated, true)
+                                 : Move(t, zeros, 0, amounts, JournalKind::kCreated, true);
         if (failure) return MakeResult(failure->code, c.id, failure->account_id);
         if (!c.pending) t.posted_amounts = amounts;
-        outcome_.events.push_back(
-            {c.pending ? EventKind::kPending : EventKind::kPosted, c.id});
+        outcome_.events.push_back({c.pending ? EventKind::kPending : EventKind::kPosted, c.id});
         created_transactions_.insert(c.id);
         created_order_.push_back(c.id);
         state_.transactions.emplace(c.id, std::move(t));
@@ -312,7 +346,8 @@ class Machine {
     // Finds a pending transaction, or the result explaining why there is none.
     std::variant<Transaction*, CommandResult> FindPending(const std::string& id) {
         auto found = state_.transactions.find(id);
-        if (found == state_.transactions.end()) return MakeResult(ResultCode::kTransactionNotFound, id);
+        if (found == state_.transactions.end())
+            return MakeResult(ResultCode::kTransactionNotFound, id);
         if (found->second.status != TransactionStatus::kPending) {
             CommandResult result = MakeResult(ResultCode::kNotPending, id);
             result.status = found->second.status;
@@ -343,7 +378,8 @@ class Machine {
         }
         if (kind == JournalKind::kPosted) {
             posted = post.value_or(amounts);
-            if (posted.size() != amounts.size()) return MakeResult(ResultCode::kPostAmountsInvalid, id);
+            if (posted.size() != amounts.size())
+                return MakeResult(ResultCode::kPostAmountsInvalid, id);
             bool posts_something = false;
             for (std::size_t i = 0; i < posted.size(); ++i) {
                 if (posted[i] < 0 || posted[i] > amounts[i]) {
@@ -375,14 +411,19 @@ class Machine {
                 t.status = TransactionStatus::kExpired;
                 outcome_.events.push_back({EventKind::kExpired, id});
                 break;
-            case JournalKind::kCreated: PAY_ASSERT(false && "not a release");
+            case JournalKind::kCreated:
+                PAY_ASSERT(false && "not a release");
         }
         updated_transactions_.insert(id);
         return MakeResult(ResultCode::kOk, id);
     }
 
-    CommandResult Do(const PostPending& c) { return Release(c.id, c.amounts, JournalKind::kPosted); }
-    CommandResult Do(const VoidPending& c) { return Release(c.id, std::nullopt, JournalKind::kVoided); }
+    CommandResult Do(const PostPending& c) {
+        return Release(c.id, c.amounts, JournalKind::kPosted);
+    }
+    CommandResult Do(const VoidPending& c) {
+        return Release(c.id, std::nullopt, JournalKind::kVoided);
+    }
     CommandResult Do(const ExpirePending& c) {
         return Release(c.id, std::nullopt, JournalKind::kExpired);
     }
@@ -396,10 +437,14 @@ class Machine {
                 existing->second.metadata_json == c.metadata_json) {
                 return MakeResult(ResultCode::kReplayed, c.reversal_id);
             }
-            CommandResult result = MakeResult(ResultCode::kExistsWithDifferentFields, c.reversal_id);
-            if (existing->second.reverses_id != c.original_id) result.differing_fields.emplace_back("reverses");
-            if (existing->second.description != c.description) result.differing_fields.emplace_back("description");
-            if (existing->second.metadata_json != c.metadata_json) result.differing_fields.emplace_back("metadata");
+            CommandResult result =
+                MakeResult(ResultCode::kExistsWithDifferentFields, c.reversal_id);
+            if (existing->second.reverses_id != c.original_id)
+                result.differing_fields.emplace_back("reverses");
+            if (existing->second.description != c.description)
+                result.differing_fields.emplace_back("description");
+            if (existing->second.metadata_json != c.metadata_json)
+                result.differing_fields.emplace_back("metadata");
             return result;
         }
         auto original_it = state_.transactions.find(c.original_id);
@@ -412,7 +457,8 @@ class Machine {
             result.status = original.status;
             return result;
         }
-        if (!original.reversed_by_id.empty()) return MakeResult(ResultCode::kAlreadyReversed, c.reversal_id);
+        if (!original.reversed_by_id.empty())
+            return MakeResult(ResultCode::kAlreadyReversed, c.reversal_id);
         Transaction t;
         t.id = c.reversal_id;
         t.status = TransactionStatus::kPosted;
@@ -425,10 +471,10 @@ class Machine {
         for (std::size_t i = 0; i < original.entries.size(); ++i) {
             if (original.posted_amounts[i] == 0) continue;
             const auto& entry = original.entries[i];
-            t.entries.push_back({entry.account_id,
-                                 entry.direction == Direction::kDebit ? Direction::kCredit
-                                                                      : Direction::kDebit,
-                                 original.posted_amounts[i]});
+            t.entries.push_back(
+                {entry.account_id,
+                 entry.direction == Direction::kDebit ? Direction::kCredit : Direction::kDebit,
+                 original.posted_amounts[i]});
             t.currencies.push_back(original.currencies[i]);
             amounts.push_back(original.posted_amounts[i]);
         }
@@ -463,8 +509,7 @@ bool Succeeded(ResultCode code) { return code == ResultCode::kOk || code == Resu
 __extension__ using Wide = __int128;
 
 void AssertJournalBalances(const std::vector<JournalEntry>& journal) {
-    std::map<std::tuple<std::string_view, JournalKind, std::string_view>,
-             std::pair<Wide, Wide>>
+    std::map<std::tuple<std::string_view, JournalKind, std::string_view>, std::pair<Wide, Wide>>
         sums;
     for (const auto& row : journal) {
         auto& [pending, posted] = sums[{row.transaction_id, row.kind, row.currency}];

@@ -18,32 +18,32 @@ namespace ledger::domain {
 
 // Every outcome of a command. The api maps each to HTTP in a switch without a default.
 enum class ResultCode : std::uint8_t {
-    kOk,                              // applied
-    kReplayed,                        // the same id with the same content exists: nothing done
-    kIdInvalid,                       // malformed or over-long id
-    kEntriesCountInvalid,             // fewer than 2 or more than 64 entries
-    kAmountInvalid,                   // an amount not positive
-    kAccountsMustBeDifferent,         // all entries name one account
-    kTimeoutInvalid,                  // timeout on a posted transaction, or out of range
-    kLockVersionAccountInvalid,       // a lock_version for an account not in the entries
+    kOk,                         // applied
+    kReplayed,                   // the same id with the same content exists: nothing done
+    kIdInvalid,                  // malformed or over-long id
+    kEntriesCountInvalid,        // fewer than 2 or more than 64 entries
+    kAmountInvalid,              // an amount not positive
+    kAccountsMustBeDifferent,    // all entries name one account
+    kTimeoutInvalid,             // timeout on a posted transaction, or out of range
+    kLockVersionAccountInvalid,  // a lock_version for an account not in the entries
     kAccountNotFound,
     kAccountClosed,
-    kCurrencyMismatch,                // an entry's stated currency is not its account's
-    kUnbalanced,                      // debits differ from credits in some currency
+    kCurrencyMismatch,  // an entry's stated currency is not its account's
+    kUnbalanced,        // debits differ from credits in some currency
     kExceedsCredits,
     kExceedsDebits,
     kLockVersionMismatch,
     kOverflow,
-    kExistsWithDifferentFields,       // the id exists with other content
+    kExistsWithDifferentFields,  // the id exists with other content
     kTransactionNotFound,
-    kNotPending,                      // post/void/expire of a transaction no longer pending;
-                                      // a post/void after the timeout also expires it (the
-                                      // one refusal that changes state)
-    kNotDue,                          // expire before the timeout passed
-    kPostAmountsInvalid,              // wrong count, negative, or above the pending amount
-    kNotPosted,                       // reversal of a transaction that is not posted
+    kNotPending,          // post/void/expire of a transaction no longer pending;
+                          // a post/void after the timeout also expires it (the
+                          // one refusal that changes state)
+    kNotDue,              // expire before the timeout passed
+    kPostAmountsInvalid,  // wrong count, negative, or above the pending amount
+    kNotPosted,           // reversal of a transaction that is not posted
     kAlreadyReversed,
-    kBatchFailed,                     // atomic batch: another command failed
+    kBatchFailed,  // atomic batch: another command failed
 };
 
 std::string_view ResultCodeName(ResultCode code);
@@ -92,10 +92,10 @@ std::vector<std::string> TransactionIdsOf(const Command& command);
 struct CommandResult {
     ResultCode code = ResultCode::kOk;
     std::string transaction_id;  // the transaction the result is about (the new one for Reverse)
-    std::vector<std::string> differing_fields;      // kExistsWithDifferentFields
-    std::optional<TransactionStatus> status;        // kNotPending/kNotPosted: the current one
-    std::string account_id;                         // account-level refusals: which account
-    std::optional<std::size_t> failed_index;        // kBatchFailed: the command that failed
+    std::vector<std::string> differing_fields;  // kExistsWithDifferentFields
+    std::optional<TransactionStatus> status;    // kNotPending/kNotPosted: the current one
+    std::string account_id;                     // account-level refusals: which account
+    std::optional<std::size_t> failed_index;    // kBatchFailed: the command that failed
 };
 
 enum class JournalKind : std::uint8_t { kCreated, kPosted, kVoided, kExpired };

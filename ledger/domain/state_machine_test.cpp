@@ -11,28 +11,9 @@
 #include <utility>
 #include <vector>
 
-namespace ledger::domain {
+#include "ledger/domain/test_printers.hpp"
 
-// Readable failure messages for the enums and counters the tests compare.
-[[maybe_unused]] static void PrintTo(ResultCode code, std::ostream* os) {
-    *os << ResultCodeName(code);
-}
-[[maybe_unused]] static void PrintTo(TransactionStatus status, std::ostream* os) {
-    *os << StatusName(status);
-}
-[[maybe_unused]] static void PrintTo(JournalKind kind, std::ostream* os) {
-    *os << JournalKindName(kind);
-}
-[[maybe_unused]] static void PrintTo(EventKind kind, std::ostream* os) {
-    *os << EventTypeName(kind);
-}
-[[maybe_unused]] static void PrintTo(Direction direction, std::ostream* os) {
-    *os << DirectionName(direction);
-}
-[[maybe_unused]] static void PrintTo(const Counters& c, std::ostream* os) {
-    *os << "{pending_debits=" << c.pending_debits << " pending_credits=" << c.pending_credits
-        << " posted_debits=" << c.posted_debits << " posted_credits=" << c.posted_credits << "}";
-}
+namespace ledger::domain {
 
 namespace {
 

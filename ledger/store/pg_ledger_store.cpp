@@ -100,7 +100,8 @@ domain::Transaction ReadTransaction(const pqxx::row& row) {
     t.currencies = TextArray(row[6]);
     PAY_ASSERT(account_ids.size() == directions.size() && amounts.size() == account_ids.size());
     for (std::size_t i = 0; i < account_ids.size(); ++i) {
-        t.entries.push_back({account_ids[i], *domain::ParseDirection(directions[i]), amounts[i], {}});
+        t.entries.push_back(
+            {account_ids[i], *domain::ParseDirection(directions[i]), amounts[i], {}});
     }
     if (!row[7].is_null()) t.posted_amounts = IntArray(row[7]);
     if (!row[8].is_null()) t.timeout_seconds = row[8].as<std::int64_t>();
@@ -166,11 +167,11 @@ PgLedgerStore::PgLedgerStore(commons::ConnectionPool& pool, std::string schema,
 
 app::RegisterCurrencyStatus PgLedgerStore::RegisterCurrency(const commons::Currency& currency) {
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-        auto inserted = tx.exec_params(
-            WithSchema("INSERT INTO {S}.currencies (code, exponent) VALUES ($1, $2) "
-                       "ON CONFLICT (code) DO NOTHING RETURNING code",
-                       schema_),
-            currency.code, currency.exponent);
+        auto inserted =
+            tx.exec_params(WithSchema("INSERT INTO {S}.currencies (code, exponent) VALUES ($1, $2) "
+                                      "ON CONFLICT (code) DO NOTHING RETURNING code",
+                                      schema_),
+                           currency.code, currency.exponent);
         if (!inserted.empty()) return app::RegisterCurrencyStatus::kCreated;
         auto existing = tx.exec_params1(
             WithSchema("SELECT exponent FROM {S}.currencies WHERE code = $1", schema_),
@@ -183,8 +184,8 @@ app::RegisterCurrencyStatus PgLedgerStore::RegisterCurrency(const commons::Curre
 std::vector<commons::Currency> PgLedgerStore::CustomCurrencies() {
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         std::vector<commons::Currency> out;
-        for (const auto& row :
-             tx.exec(WithSchema("SELECT code, exponent FROM {S}.currencies ORDER BY code", schema_))) {
+        for (const auto& row : tx.exec(
+                 WithSchema("SELECT code, exponent FROM {S}.currencies ORDER BY code", schema_))) {
             out.push_back({row[0].as<std::string>(), row[1].as<int>()});
         }
         return out;
@@ -195,14 +196,16 @@ app::CreateAccountOutcome PgLedgerStore::CreateAccount(const app::NewAccount& ac
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         app::CreateAccountOutcome outcome;
         auto inserted = tx.exec_params(
-            WithSchema(std::string("INSERT INTO {S}.accounts (id, currency, normal_balance, name, "
-                                   "debits_must_not_exceed_credits, credits_must_not_exceed_debits, "
-                                   "metadata) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) "
-                                   "ON CONFLICT (id) DO NOTHING RETURNING ") +
-                           kAccountColumns,
-                       schema_),
-            account.id, account.currency, std::string(domain::NormalBalanceName(account.normal_balance)),
-            account.name, account.flags.debits_must_not_exceed_credits,
+            WithSchema(
+                std::string("INSERT INTO {S}.accounts (id, currency, normal_balance, name, "
+                            "debits_must_not_exceed_credits, credits_must_not_exceed_debits, "
+                            "metadata) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) "
+                            "ON CONFLICT (id) DO NOTHING RETURNING ") +
+                    kAccountColumns,
+                schema_),
+            account.id, account.currency,
+            std::string(domain::NormalBalanceName(account.normal_balance)), account.name,
+            account.flags.debits_must_not_exceed_credits,
             account.flags.credits_must_not_exceed_debits, account.metadata_json);
         if (!inserted.empty()) {
             outcome.status = app::CreateAccountStatus::kCreated;
@@ -211,11 +214,11 @@ app::CreateAccountOutcome PgLedgerStore::CreateAccount(const app::NewAccount& ac
                         app::EventDataJson(app::AccountJson(outcome.record)));
             return outcome;
         }
-        auto existing = tx.exec_params1(
-            WithSchema(std::string("SELECT ") + kAccountColumns +
-                           ", metadata = $2::jsonb FROM {S}.accounts WHERE id = $1",
-                       schema_),
-            account.id, account.metadata_json);
+        auto existing =
+            tx.exec_params1(WithSchema(std::string("SELECT ") + kAccountColumns +
+                                           ", metadata = $2::jsonb FROM {S}.accounts WHERE id = $1",
+                                       schema_),
+                            account.id, account.metadata_json);
         outcome.record = ReadAccountRecord(existing);
         const auto& stored = outcome.record.account;
         if (stored.currency != account.currency) outcome.differing_fields.emplace_back("currency");
@@ -234,10 +237,10 @@ app::CreateAccountOutcome PgLedgerStore::CreateAccount(const app::NewAccount& ac
 
 std::optional<app::AccountRecord> PgLedgerStore::FindAccount(const std::string& id) {
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-        auto rows = tx.exec_params(
-            WithSchema(std::string("SELECT ") + kAccountColumns + " FROM {S}.accounts WHERE id = $1",
-                       schema_),
-            id);
+        auto rows = tx.exec_params(WithSchema(std::string("SELECT ") + kAccountColumns +
+                                                  " FROM {S}.accounts WHERE id = $1",
+                                              schema_),
+                                   id);
         return rows.empty() ? std::nullopt : std::optional(ReadAccountRecord(rows[0]));
     });
 }
@@ -263,24 +266,25 @@ app::Page<app::AccountRecord> PgLedgerStore::ListAccounts(const app::AccountFilt
 
 std::optional<domain::Counters> PgLedgerStore::CountersAsOf(const std::string& account_id,
                                                             Micros as_of) {
-    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) -> std::optional<domain::Counters> {
-        auto account = tx.exec_params(WithSchema("SELECT 1 FROM {S}.accounts WHERE id = $1", schema_),
-                                      account_id);
-        if (account.empty()) return std::nullopt;
-        auto rows = tx.exec_params(
-            WithSchema(std::string("SELECT pending_debits, pending_credits, posted_debits, "
-                                   "posted_credits FROM {S}.entries WHERE account_id = $1 AND "
-                                   "created_at <= ") +
-                           kMicrosToTimestamp + "$2 ORDER BY id DESC LIMIT 1",
-                       schema_),
-            account_id, as_of);
-        domain::Counters counters;
-        if (!rows.empty()) {
-            counters = {rows[0][0].as<std::int64_t>(), rows[0][1].as<std::int64_t>(),
-                        rows[0][2].as<std::int64_t>(), rows[0][3].as<std::int64_t>()};
-        }
-        return counters;
-    });
+    return commons::WithTransaction(
+        pool_, [&](pqxx::dbtransaction& tx) -> std::optional<domain::Counters> {
+            auto account = tx.exec_params(
+                WithSchema("SELECT 1 FROM {S}.accounts WHERE id = $1", schema_), account_id);
+            if (account.empty()) return std::nullopt;
+            auto rows = tx.exec_params(
+                WithSchema(std::string("SELECT pending_debits, pending_credits, posted_debits, "
+                                       "posted_credits FROM {S}.entries WHERE account_id = $1 AND "
+                                       "created_at <= ") +
+                               kMicrosToTimestamp + "$2 ORDER BY id DESC LIMIT 1",
+                           schema_),
+                account_id, as_of);
+            domain::Counters counters;
+            if (!rows.empty()) {
+                counters = {rows[0][0].as<std::int64_t>(), rows[0][1].as<std::int64_t>(),
+                            rows[0][2].as<std::int64_t>(), rows[0][3].as<std::int64_t>()};
+            }
+            return counters;
+        });
 }
 
 std::optional<app::Page<app::EntryRecord>> PgLedgerStore::ListEntries(const std::string& account_id,
@@ -309,7 +313,8 @@ std::optional<app::Page<app::EntryRecord>> PgLedgerStore::ListEntries(const std:
         "SELECT id, transaction_id, account_id, currency, direction, kind, pending_delta, "
         "posted_delta, pending_debits, pending_credits, posted_debits, posted_credits, "
         "(extract(epoch FROM effective_at) * 1000000)::bigint, "
-        "(extract(epoch FROM created_at) * 1000000)::bigint FROM {S}.entries WHERE account_id = $1" +
+        "(extract(epoch FROM created_at) * 1000000)::bigint FROM {S}.entries WHERE account_id = "
+        "$1" +
             condition + order + " LIMIT $3",
         schema_);
     return commons::WithTransaction(
@@ -318,8 +323,8 @@ std::optional<app::Page<app::EntryRecord>> PgLedgerStore::ListEntries(const std:
                 WithSchema("SELECT 1 FROM {S}.accounts WHERE id = $1", schema_), account_id);
             if (account.empty()) return std::nullopt;
             std::vector<app::EntryRecord> items;
-            for (const auto& row :
-                 tx.exec_params(sql, account_id, cursor, static_cast<std::int64_t>(page.limit + 1))) {
+            for (const auto& row : tx.exec_params(sql, account_id, cursor,
+                                                  static_cast<std::int64_t>(page.limit + 1))) {
                 app::EntryRecord record;
                 record.id = row[0].as<std::int64_t>();
                 auto& e = record.entry;
@@ -347,11 +352,10 @@ std::optional<app::Page<app::EntryRecord>> PgLedgerStore::ListEntries(const std:
 app::CloseOutcome PgLedgerStore::SetClosed(const std::string& account_id, bool closed) {
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         app::CloseOutcome outcome;
-        auto rows = tx.exec_params(
-            WithSchema(std::string("SELECT ") + kAccountColumns +
-                           " FROM {S}.accounts WHERE id = $1 FOR UPDATE",
-                       schema_),
-            account_id);
+        auto rows = tx.exec_params(WithSchema(std::string("SELECT ") + kAccountColumns +
+                                                  " FROM {S}.accounts WHERE id = $1 FOR UPDATE",
+                                              schema_),
+                                   account_id);
         if (rows.empty()) {
             outcome.status = app::CloseStatus::kNotFound;
             return outcome;
@@ -359,16 +363,22 @@ app::CloseOutcome PgLedgerStore::SetClosed(const std::string& account_id, bool c
         app::AccountRecord record = ReadAccountRecord(rows[0]);
         if (closed) {
             switch (domain::Close(record.account)) {
-                case domain::CloseResult::kOk: break;
-                case domain::CloseResult::kHasPending: outcome.status = app::CloseStatus::kHasPending; break;
+                case domain::CloseResult::kOk:
+                    break;
+                case domain::CloseResult::kHasPending:
+                    outcome.status = app::CloseStatus::kHasPending;
+                    break;
                 case domain::CloseResult::kAlreadyClosed:
                     outcome.status = app::CloseStatus::kAlreadyClosed;
                     break;
             }
         } else {
             switch (domain::Reopen(record.account)) {
-                case domain::ReopenResult::kOk: break;
-                case domain::ReopenResult::kNotClosed: outcome.status = app::CloseStatus::kNotClosed; break;
+                case domain::ReopenResult::kOk:
+                    break;
+                case domain::ReopenResult::kNotClosed:
+                    outcome.status = app::CloseStatus::kNotClosed;
+                    break;
             }
         }
         if (outcome.status == app::CloseStatus::kOk) {
@@ -384,13 +394,14 @@ app::CloseOutcome PgLedgerStore::SetClosed(const std::string& account_id, bool c
 
 app::BatchResult PgLedgerStore::ExecuteBatch(const std::vector<domain::Command>& commands,
                                              domain::Atomicity atomicity, Micros now) {
-    const std::string load_transactions = WithSchema(
-        std::string("SELECT ") + kTransactionColumns + " FROM {S}.transactions WHERE id = ANY($1::text[])",
-        schema_);
-    const std::string lock_accounts = WithSchema(
-        std::string("SELECT ") + kAccountColumns +
-            " FROM {S}.accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
-        schema_);
+    const std::string load_transactions =
+        WithSchema(std::string("SELECT ") + kTransactionColumns +
+                       " FROM {S}.transactions WHERE id = ANY($1::text[])",
+                   schema_);
+    const std::string lock_accounts =
+        WithSchema(std::string("SELECT ") + kAccountColumns +
+                       " FROM {S}.accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                   schema_);
     const std::string update_accounts = WithSchema(
         "UPDATE {S}.accounts a SET pending_debits = u.pd, pending_credits = u.pc, "
         "posted_debits = u.psd, posted_credits = u.psc, lock_version = u.lv, updated_at = now() "
@@ -448,13 +459,16 @@ app::BatchResult PgLedgerStore::ExecuteBatch(const std::vector<domain::Command>&
                 domain::BatchState state;
                 std::set<std::string> accounts = command_accounts;
                 // Existing transactions name the accounts that post/void/expire/reverse touch.
-                for (const auto& row : tx.exec_prepared("ledger_load_transactions", transaction_ids_array)) {
-                    for (const auto& entry : ReadTransaction(row).entries) accounts.insert(entry.account_id);
+                for (const auto& row :
+                     tx.exec_prepared("ledger_load_transactions", transaction_ids_array)) {
+                    for (const auto& entry : ReadTransaction(row).entries)
+                        accounts.insert(entry.account_id);
                 }
                 std::set<std::string> locked;
                 auto lock = [&](const std::set<std::string>& ids) {
                     std::vector<std::string> list(ids.begin(), ids.end());
-                    for (const auto& row : tx.exec_prepared("ledger_lock_accounts", commons::PgArray(list))) {
+                    for (const auto& row :
+                         tx.exec_prepared("ledger_lock_accounts", commons::PgArray(list))) {
                         auto account = ReadAccount(row);
                         locked.insert(account.id);
                         state.accounts.insert_or_assign(account.id, std::move(account));
@@ -465,7 +479,8 @@ app::BatchResult PgLedgerStore::ExecuteBatch(const std::vector<domain::Command>&
                 // With the accounts locked, transactions on them cannot change under us; read
                 // them again, as one may have been created or posted while we waited.
                 std::set<std::string> more;
-                for (const auto& row : tx.exec_prepared("ledger_load_transactions", transaction_ids_array)) {
+                for (const auto& row :
+                     tx.exec_prepared("ledger_load_transactions", transaction_ids_array)) {
                     auto transaction = ReadTransaction(row);
                     for (const auto& entry : transaction.entries) {
                         if (!locked.count(entry.account_id)) more.insert(entry.account_id);
@@ -493,12 +508,13 @@ app::BatchResult PgLedgerStore::ExecuteBatch(const std::vector<domain::Command>&
                         lv.Add(a.lock_version);
                     }
                     Prepare(tx, "ledger_update_accounts", update_accounts);
-                    tx.exec_prepared0("ledger_update_accounts", ids.Finish(), pd.Finish(), pc.Finish(),
-                                      psd.Finish(), psc.Finish(), lv.Finish());
+                    tx.exec_prepared0("ledger_update_accounts", ids.Finish(), pd.Finish(),
+                                      pc.Finish(), psd.Finish(), psc.Finish(), lv.Finish());
                 }
                 if (!outcome.created_transactions.empty()) {
-                    PgArrayBuilder ids, status, pending, account_ids, directions, amounts, currencies,
-                        posted, timeout, expires, effective, description, metadata, reverses, created;
+                    PgArrayBuilder ids, status, pending, account_ids, directions, amounts,
+                        currencies, posted, timeout, expires, effective, description, metadata,
+                        reverses, created;
                     for (const auto& id : outcome.created_transactions) {
                         const auto& t = state.transactions.at(id);
                         ids.Add(id);
@@ -571,8 +587,9 @@ app::BatchResult PgLedgerStore::ExecuteBatch(const std::vector<domain::Command>&
                     }
                     Prepare(tx, "ledger_insert_entries", insert_entries);
                     tx.exec_prepared0("ledger_insert_entries", t.Finish(), a.Finish(), c.Finish(),
-                                      d.Finish(), k.Finish(), pd.Finish(), psd.Finish(), a1.Finish(),
-                                      a2.Finish(), a3.Finish(), a4.Finish(), e.Finish());
+                                      d.Finish(), k.Finish(), pd.Finish(), psd.Finish(),
+                                      a1.Finish(), a2.Finish(), a3.Finish(), a4.Finish(),
+                                      e.Finish());
                 }
                 if (!outcome.events.empty()) {
                     std::vector<commons::Outbox::NewEvent> events;
@@ -598,11 +615,10 @@ app::BatchResult PgLedgerStore::ExecuteBatch(const std::vector<domain::Command>&
 
 std::optional<domain::Transaction> PgLedgerStore::FindTransaction(const std::string& id) {
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-        auto rows = tx.exec_params(
-            WithSchema(std::string("SELECT ") + kTransactionColumns +
-                           " FROM {S}.transactions WHERE id = $1",
-                       schema_),
-            id);
+        auto rows = tx.exec_params(WithSchema(std::string("SELECT ") + kTransactionColumns +
+                                                  " FROM {S}.transactions WHERE id = $1",
+                                              schema_),
+                                   id);
         return rows.empty() ? std::nullopt : std::optional(ReadTransaction(rows[0]));
     });
 }
@@ -611,11 +627,11 @@ app::Page<domain::Transaction> PgLedgerStore::ListTransactions(const app::Transa
                                                                const app::PageQuery& page) {
     const std::string table = schema_ + ".transactions";
     PageSql clauses = PageClauses(page, table, 3);
-    std::string sql =
-        std::string("SELECT ") + kTransactionColumns + " FROM " + table + " t WHERE ($1 = '' OR " +
-        "EXISTS (SELECT 1 FROM " + schema_ +
-        ".entries e WHERE e.transaction_id = t.id AND e.account_id = $1)) AND ($2 = '' OR status = $2)" +
-        clauses.condition + clauses.order + " LIMIT $4";
+    std::string sql = std::string("SELECT ") + kTransactionColumns + " FROM " + table +
+                      " t WHERE ($1 = '' OR " + "EXISTS (SELECT 1 FROM " + schema_ +
+                      ".entries e WHERE e.transaction_id = t.id AND e.account_id = $1)) AND ($2 = "
+                      "'' OR status = $2)" +
+                      clauses.condition + clauses.order + " LIMIT $4";
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         std::vector<domain::Transaction> items;
         for (const auto& row : tx.exec_params(
@@ -645,25 +661,26 @@ std::vector<std::string> PgLedgerStore::DueForExpiry(Micros now, std::size_t lim
 
 app::VerifyReport PgLedgerStore::Verify() {
     // One repeatable-read snapshot: every check sees the same committed state.
-    return commons::WithTransaction<commons::Isolation::kRepeatableRead>(
-        pool_, [&](pqxx::dbtransaction& tx) {
-            app::VerifyReport report;
-            auto counts = tx.exec1(WithSchema(
-                "SELECT (SELECT count(*) FROM {S}.accounts), (SELECT count(*) FROM "
-                "{S}.transactions), (SELECT count(*) FROM {S}.entries)",
-                schema_));
-            report.accounts_checked = counts[0].as<std::int64_t>();
-            report.transactions_checked = counts[1].as<std::int64_t>();
-            report.entries_checked = counts[2].as<std::int64_t>();
-            const std::string limit = " LIMIT " + std::to_string(kViolationsPerKindMax);
-            auto add = [&](const char* kind, const pqxx::result& rows) {
-                for (const auto& row : rows) {
-                    report.violations.push_back(
-                        {kind, row[0].as<std::string>(), row[1].is_null() ? "" : row[1].as<std::string>()});
-                }
-            };
-            // Every account's counters equal the sums of its journal.
-            add("account_counters", tx.exec(WithSchema(
+    return commons::WithTransaction<
+        commons::Isolation::kRepeatableRead>(pool_, [&](pqxx::dbtransaction& tx) {
+        app::VerifyReport report;
+        auto counts =
+            tx.exec1(WithSchema("SELECT (SELECT count(*) FROM {S}.accounts), (SELECT count(*) FROM "
+                                "{S}.transactions), (SELECT count(*) FROM {S}.entries)",
+                                schema_));
+        report.accounts_checked = counts[0].as<std::int64_t>();
+        report.transactions_checked = counts[1].as<std::int64_t>();
+        report.entries_checked = counts[2].as<std::int64_t>();
+        const std::string limit = " LIMIT " + std::to_string(kViolationsPerKindMax);
+        auto add = [&](const char* kind, const pqxx::result& rows) {
+            for (const auto& row : rows) {
+                report.violations.push_back({kind, row[0].as<std::string>(),
+                                             row[1].is_null() ? "" : row[1].as<std::string>()});
+            }
+        };
+        // Every account's counters equal the sums of its journal.
+        add("account_counters",
+            tx.exec(WithSchema(
                 "SELECT a.id, format('counters (%s,%s,%s,%s) but journal sums (%s,%s,%s,%s)', "
                 "a.pending_debits, a.pending_credits, a.posted_debits, a.posted_credits, "
                 "coalesce(s.pd, 0), coalesce(s.pc, 0), coalesce(s.psd, 0), coalesce(s.psc, 0)) "
@@ -673,64 +690,83 @@ app::VerifyReport PgLedgerStore::Verify() {
                 "sum(posted_delta) FILTER (WHERE direction = 'debit') psd, "
                 "sum(posted_delta) FILTER (WHERE direction = 'credit') psc "
                 "FROM {S}.entries GROUP BY account_id) s ON s.account_id = a.id "
-                "WHERE a.pending_debits <> coalesce(s.pd, 0) OR a.pending_credits <> coalesce(s.pc, 0) "
-                "OR a.posted_debits <> coalesce(s.psd, 0) OR a.posted_credits <> coalesce(s.psc, 0)" + limit,
+                "WHERE a.pending_debits <> coalesce(s.pd, 0) OR a.pending_credits <> "
+                "coalesce(s.pc, 0) "
+                "OR a.posted_debits <> coalesce(s.psd, 0) OR a.posted_credits <> coalesce(s.psc, "
+                "0)" +
+                    limit,
                 schema_)));
-            // The latest journal row of each account shows its current counters.
-            add("account_last_entry", tx.exec(WithSchema(
+        // The latest journal row of each account shows its current counters.
+        add("account_last_entry",
+            tx.exec(WithSchema(
                 "SELECT a.id, 'last entry ' || l.id || ' disagrees with the counters' "
                 "FROM {S}.accounts a JOIN LATERAL (SELECT * FROM {S}.entries e WHERE "
                 "e.account_id = a.id ORDER BY e.id DESC LIMIT 1) l ON true "
                 "WHERE (l.pending_debits, l.pending_credits, l.posted_debits, l.posted_credits) <> "
-                "(a.pending_debits, a.pending_credits, a.posted_debits, a.posted_credits)" + limit,
+                "(a.pending_debits, a.pending_credits, a.posted_debits, a.posted_credits)" +
+                    limit,
                 schema_)));
-            // Counters valid and constraints held (the table constraints say so too).
-            add("account_constraint", tx.exec(WithSchema(
+        // Counters valid and constraints held (the table constraints say so too).
+        add("account_constraint",
+            tx.exec(WithSchema(
                 "SELECT id, 'counters negative, overflowing or beyond the account flags' "
                 "FROM {S}.accounts WHERE pending_debits < 0 OR pending_credits < 0 OR "
                 "posted_debits < 0 OR posted_credits < 0 "
                 "OR pending_debits::numeric + posted_debits > 9223372036854775807 "
                 "OR pending_credits::numeric + posted_credits > 9223372036854775807 "
-                "OR (debits_must_not_exceed_credits AND pending_debits::numeric + posted_debits > posted_credits) "
-                "OR (credits_must_not_exceed_debits AND pending_credits::numeric + posted_credits > posted_debits)" +
+                "OR (debits_must_not_exceed_credits AND pending_debits::numeric + posted_debits > "
+                "posted_credits) "
+                "OR (credits_must_not_exceed_debits AND pending_credits::numeric + posted_credits "
+                "> posted_debits)" +
                     limit,
                 schema_)));
-            add("entry_currency", tx.exec(WithSchema(
+        add("entry_currency",
+            tx.exec(WithSchema(
                 "SELECT e.account_id, 'entry ' || e.id || ' in ' || e.currency || ' on a ' || "
                 "a.currency || ' account' FROM {S}.entries e JOIN {S}.accounts a ON a.id = "
-                "e.account_id WHERE e.currency <> a.currency" + limit,
-                schema_)));
-            // Every transaction balances per currency, on pending and posted amounts.
-            add("transaction_unbalanced", tx.exec(WithSchema(
-                "SELECT transaction_id, currency || ' (' || kind || ') does not balance' "
-                "FROM {S}.entries GROUP BY transaction_id, kind, currency HAVING "
-                "sum(CASE direction WHEN 'debit' THEN pending_delta::numeric ELSE -pending_delta::numeric END) <> 0 "
-                "OR sum(CASE direction WHEN 'debit' THEN posted_delta::numeric ELSE -posted_delta::numeric END) <> 0" +
+                "e.account_id WHERE e.currency <> a.currency" +
                     limit,
                 schema_)));
-            // Per currency, posted debits equal posted credits over all accounts.
-            add("currency_unbalanced", tx.exec(WithSchema(
+        // Every transaction balances per currency, on pending and posted amounts.
+        add("transaction_unbalanced",
+            tx.exec(WithSchema(
+                "SELECT transaction_id, currency || ' (' || kind || ') does not balance' "
+                "FROM {S}.entries GROUP BY transaction_id, kind, currency HAVING "
+                "sum(CASE direction WHEN 'debit' THEN pending_delta::numeric ELSE "
+                "-pending_delta::numeric END) <> 0 "
+                "OR sum(CASE direction WHEN 'debit' THEN posted_delta::numeric ELSE "
+                "-posted_delta::numeric END) <> 0" +
+                    limit,
+                schema_)));
+        // Per currency, posted debits equal posted credits over all accounts.
+        add("currency_unbalanced",
+            tx.exec(WithSchema(
                 "SELECT currency, format('posted debits %s, posted credits %s, pending debits %s, "
                 "pending credits %s', sum(posted_debits::numeric), sum(posted_credits::numeric), "
                 "sum(pending_debits::numeric), sum(pending_credits::numeric)) FROM {S}.accounts "
-                "GROUP BY currency HAVING sum(posted_debits::numeric) <> sum(posted_credits::numeric) "
-                "OR sum(pending_debits::numeric) <> sum(pending_credits::numeric)" + limit,
+                "GROUP BY currency HAVING sum(posted_debits::numeric) <> "
+                "sum(posted_credits::numeric) "
+                "OR sum(pending_debits::numeric) <> sum(pending_credits::numeric)" +
+                    limit,
                 schema_)));
-            // A transaction's status agrees with its journal: pending ones still hold their
-            // amounts, posted ones posted exactly posted_amounts.
-            add("transaction_status", tx.exec(WithSchema(
+        // A transaction's status agrees with its journal: pending ones still hold their
+        // amounts, posted ones posted exactly posted_amounts.
+        add("transaction_status",
+            tx.exec(WithSchema(
                 "SELECT t.id, 'status ' || t.status || ' disagrees with its journal' "
                 "FROM {S}.transactions t JOIN (SELECT transaction_id, sum(pending_delta) p, "
                 "sum(posted_delta) q FROM {S}.entries GROUP BY transaction_id) s "
                 "ON s.transaction_id = t.id WHERE "
                 "(t.status = 'pending' AND s.p <> (SELECT sum(x) FROM unnest(t.amounts) x)) OR "
                 "(t.status <> 'pending' AND s.p <> 0) OR "
-                "(t.status = 'posted' AND s.q <> (SELECT sum(x) FROM unnest(t.posted_amounts) x)) OR "
-                "(t.status IN ('voided', 'expired') AND s.q <> 0)" + limit,
+                "(t.status = 'posted' AND s.q <> (SELECT sum(x) FROM unnest(t.posted_amounts) x)) "
+                "OR "
+                "(t.status IN ('voided', 'expired') AND s.q <> 0)" +
+                    limit,
                 schema_)));
-            report.ok = report.violations.empty();
-            return report;
-        });
+        report.ok = report.violations.empty();
+        return report;
+    });
 }
 
 }  // namespace ledger::store

@@ -16,10 +16,12 @@ TEST_F(LedgerApiTest, CreatesAccountsIdempotentlyByClientId) {
     EXPECT_EQ(created["object"], "account");
     EXPECT_EQ(created["lock_version"], 0);
     EXPECT_EQ(created["balances"]["available"], 0);
-    auto again = Post("/v1/accounts", {{"id", "cash"}, {"currency", "USD"}, {"normal_balance", "debit"}});
+    auto again =
+        Post("/v1/accounts", {{"id", "cash"}, {"currency", "USD"}, {"normal_balance", "debit"}});
     EXPECT_EQ(again.status, 200);
     EXPECT_EQ(again.Header("idempotent-replayed"), "true");
-    auto different = Post("/v1/accounts", {{"id", "cash"}, {"currency", "EUR"}, {"normal_balance", "debit"}});
+    auto different =
+        Post("/v1/accounts", {{"id", "cash"}, {"currency", "EUR"}, {"normal_balance", "debit"}});
     EXPECT_EQ(different.status, 409);
     EXPECT_EQ(ErrorCode(different), "account_exists_with_different_fields");
     EXPECT_EQ(json::parse(different.body)["error"]["fields"], json::array({"currency"}));
@@ -116,7 +118,8 @@ TEST_F(LedgerApiTest, PendingTransactionsPostPartiallyVoidAndRefuseSecondChanges
     EXPECT_EQ(balances["posted"], 1000);
     EXPECT_EQ(balances["available"], 400);
     // The hold counts against the flag: 500 more would exceed the credits.
-    EXPECT_EQ(ErrorCode(Post("/v1/transactions", Transfer("x", "wallet", "cash", 500))), "exceeds_credits");
+    EXPECT_EQ(ErrorCode(Post("/v1/transactions", Transfer("x", "wallet", "cash", 500))),
+              "exceeds_credits");
 
     auto posted = Post("/v1/transactions/hold/post", {{"amounts", {450, 450}}});
     ASSERT_EQ(posted.status, 200) << posted.body;
@@ -217,8 +220,10 @@ TEST_F(LedgerApiTest, BatchesAreIndependentOrAtomic) {
     Account("cash");
     Account("wallet", "USD", "credit", "debits_must_not_exceed_credits");
     json batch{{"transactions",
-                {Transfer("b1", "cash", "wallet", 10), Transfer("b2", "wallet", "cash", 500),
-                 {{"id", "b3"}}, Transfer("b4", "wallet", "cash", 10)}}};
+                {Transfer("b1", "cash", "wallet", 10),
+                 Transfer("b2", "wallet", "cash", 500),
+                 {{"id", "b3"}},
+                 Transfer("b4", "wallet", "cash", 10)}}};
     auto reply = Post("/v1/transactions/batch", batch);
     ASSERT_EQ(reply.status, 200) << reply.body;
     auto results = json::parse(reply.body)["results"];
@@ -230,7 +235,8 @@ TEST_F(LedgerApiTest, BatchesAreIndependentOrAtomic) {
     EXPECT_EQ(results[3]["status"], 201);
 
     json atomic{{"atomic", true},
-                {"transactions", {Transfer("a1", "cash", "wallet", 10), Transfer("a2", "wallet", "cash", 500)}}};
+                {"transactions",
+                 {Transfer("a1", "cash", "wallet", 10), Transfer("a2", "wallet", "cash", 500)}}};
     auto refused = Post("/v1/transactions/batch", atomic);
     EXPECT_EQ(refused.status, 422);
     auto error = json::parse(refused.body)["error"];
@@ -271,15 +277,23 @@ TEST_F(LedgerApiTest, BadInputGetsA400NamingTheParameterAndStoresNothing) {
     expect(with([](json& b) { b["id"] = 42; }), "parameter_invalid", "id");
     expect(with([](json& b) { b["id"] = "has space"; }), "id_invalid", "id");
     expect(with([](json& b) { b["entries"] = "x"; }), "parameter_invalid", "entries");
-    expect(with([](json& b) { b["entries"][0]["amount"] = -5; }), "amount_invalid", "entries[0].amount");
-    expect(with([](json& b) { b["entries"][0]["amount"] = 0; }), "amount_invalid", "entries[0].amount");
-    expect(with([](json& b) { b["entries"][0]["amount"] = "5"; }), "amount_invalid", "entries[0].amount");
-    expect(with([](json& b) { b["entries"][0]["amount"] = 1.5; }), "amount_invalid", "entries[0].amount");
-    expect(R"({"id":"bad","entries":[{"account_id":"cash","direction":"debit","amount":9223372036854775808},{"account_id":"wallet","direction":"credit","amount":1}]})",
-           "amount_invalid", "entries[0].amount");
-    expect(with([](json& b) { b["entries"][1]["direction"] = "up"; }), "parameter_invalid", "entries[1].direction");
-    expect(with([](json& b) { b["entries"][1]["currency"] = "XYZQ"; }), "currency_unknown", "entries[1].currency");
-    expect(with([](json& b) { b["entries"][1]["account_id"] = "cash"; }), "accounts_must_be_different", "entries");
+    expect(with([](json& b) { b["entries"][0]["amount"] = -5; }), "amount_invalid",
+           "entries[0].amount");
+    expect(with([](json& b) { b["entries"][0]["amount"] = 0; }), "amount_invalid",
+           "entries[0].amount");
+    expect(with([](json& b) { b["entries"][0]["amount"] = "5"; }), "amount_invalid",
+           "entries[0].amount");
+    expect(with([](json& b) { b["entries"][0]["amount"] = 1.5; }), "amount_invalid",
+           "entries[0].amount");
+    expect(
+        R"({"id":"bad","entries":[{"account_id":"cash","direction":"debit","amount":9223372036854775808},{"account_id":"wallet","direction":"credit","amount":1}]})",
+        "amount_invalid", "entries[0].amount");
+    expect(with([](json& b) { b["entries"][1]["direction"] = "up"; }), "parameter_invalid",
+           "entries[1].direction");
+    expect(with([](json& b) { b["entries"][1]["currency"] = "XYZQ"; }), "currency_unknown",
+           "entries[1].currency");
+    expect(with([](json& b) { b["entries"][1]["account_id"] = "cash"; }),
+           "accounts_must_be_different", "entries");
     expect(with([](json& b) { b["entries"].erase(1); }), "entries_count_invalid", "entries");
     expect(with([](json& b) {
                for (int i = 0; i < 63; ++i) b["entries"].push_back(b["entries"][0]);
@@ -288,8 +302,12 @@ TEST_F(LedgerApiTest, BadInputGetsA400NamingTheParameterAndStoresNothing) {
     expect(with([](json& b) { b["timeout_seconds"] = 5; }), "timeout_invalid", "timeout_seconds");
     expect(with([](json& b) { b["surprise"] = true; }), "parameter_unknown", "surprise");
     expect(with([](json& b) { b["metadata"] = {{"k", 1}}; }), "metadata_invalid", "metadata.k");
-    expect(with([](json& b) { b["effective_at"] = "yesterday"; }), "parameter_invalid", "effective_at");
-    expect(with([](json& b) { b["lock_versions"] = {{"other", 1}}; }), "parameter_invalid", "lock_versions.other");
+    expect(with([](json& b) { b["effective_at"] = "yesterday"; }), "parameter_invalid",
+           "effective_at");
+    expect(with([](json& b) {
+               b["lock_versions"] = {{"other", 1}};
+           }),
+           "parameter_invalid", "lock_versions.other");
 
     auto account = Call("POST", "/v1/accounts", R"({"currency":"NOPE","normal_balance":"debit"})");
     EXPECT_EQ(account.status, 400);
@@ -305,7 +323,10 @@ TEST_F(LedgerApiTest, BadInputGetsA400NamingTheParameterAndStoresNothing) {
 TEST_F(LedgerApiTest, ScopesSeparateReadersFromWriters) {
     Account("cash");
     EXPECT_EQ(Call("GET", "/v1/accounts/cash", "", kReaderKey).status, 200);
-    EXPECT_EQ(Call("POST", "/v1/accounts", R"({"currency":"USD","normal_balance":"debit"})", kReaderKey).status, 403);
+    EXPECT_EQ(
+        Call("POST", "/v1/accounts", R"({"currency":"USD","normal_balance":"debit"})", kReaderKey)
+            .status,
+        403);
     EXPECT_EQ(Call("GET", "/v1/verify", "", kReaderKey).status, 403);
     EXPECT_EQ(test_support::Fetch(port_, "GET", "/v1/accounts/cash").status, 401);
 }
@@ -323,7 +344,8 @@ TEST_F(LedgerApiTest, ClosedAccountsRefuseEntriesAndClosingNeedsNoPendingAmounts
     auto closed = Call("POST", "/v1/accounts/wallet/close");
     ASSERT_EQ(closed.status, 200);
     EXPECT_TRUE(json::parse(closed.body)["closed"].get<bool>());
-    EXPECT_EQ(ErrorCode(Post("/v1/transactions", Transfer("t", "cash", "wallet", 1))), "account_closed");
+    EXPECT_EQ(ErrorCode(Post("/v1/transactions", Transfer("t", "cash", "wallet", 1))),
+              "account_closed");
     ASSERT_EQ(Call("POST", "/v1/accounts/wallet/reopen").status, 200);
     EXPECT_EQ(Post("/v1/transactions", Transfer("t", "cash", "wallet", 1)).status, 201);
     EXPECT_EQ(Call("POST", "/v1/accounts/nope/close").status, 404);
@@ -331,8 +353,10 @@ TEST_F(LedgerApiTest, ClosedAccountsRefuseEntriesAndClosingNeedsNoPendingAmounts
 
 TEST_F(LedgerApiTest, ListsPageWithCursorsAndFilters) {
     for (int i = 0; i < 5; ++i) {
-        json body{{"id", "a" + std::to_string(i)}, {"currency", i % 2 ? "EUR" : "USD"},
-                  {"normal_balance", "debit"}, {"metadata", {{"team", i < 2 ? "red" : "blue"}}}};
+        json body{{"id", "a" + std::to_string(i)},
+                  {"currency", i % 2 ? "EUR" : "USD"},
+                  {"normal_balance", "debit"},
+                  {"metadata", {{"team", i < 2 ? "red" : "blue"}}}};
         ASSERT_EQ(Post("/v1/accounts", body).status, 201);
     }
     auto page = GetJson("/v1/accounts?limit=2");
@@ -359,7 +383,8 @@ TEST_F(LedgerApiTest, ListsPageWithCursorsAndFilters) {
     ASSERT_EQ(by_account["data"].size(), 1u);
     EXPECT_EQ(by_account["data"][0]["id"], "t2");
     EXPECT_EQ(GetJson("/v1/transactions?status=pending")["data"].size(), 0u);
-    EXPECT_EQ(GetJson("/v1/accounts/a2/balance?as_of=2000-01-01T00:00:00Z")["balances"]["posted"], 0);
+    EXPECT_EQ(GetJson("/v1/accounts/a2/balance?as_of=2000-01-01T00:00:00Z")["balances"]["posted"],
+              0);
     EXPECT_EQ(GetJson("/v1/accounts/a2/balance")["balances"]["posted"], -2);
 }
 
@@ -392,11 +417,13 @@ TEST_F(LedgerApiTest, WritesEventsThroughTheOutbox) {
         }
     });
     const std::string metrics = metrics_.Serialize();
-    EXPECT_NE(metrics.find(R"(ledger_commands_total{command="reverse",result="ok"} 1)"), std::string::npos)
+    EXPECT_NE(metrics.find(R"(ledger_commands_total{command="reverse",result="ok"} 1)"),
+              std::string::npos)
         << metrics;
-    EXPECT_EQ(types, (std::vector<std::string>{"ledger.account.created", "ledger.account.created",
-                                               "ledger.transaction.pending", "ledger.transaction.posted",
-                                               "ledger.transaction.posted", "ledger.transaction.reversed"}));
+    EXPECT_EQ(types, (std::vector<std::string>{
+                         "ledger.account.created", "ledger.account.created",
+                         "ledger.transaction.pending", "ledger.transaction.posted",
+                         "ledger.transaction.posted", "ledger.transaction.reversed"}));
 }
 
 TEST_F(LedgerApiTest, SqlGuardsKeepTheJournalAppendOnlyAndBalanced) {
@@ -416,10 +443,11 @@ TEST_F(LedgerApiTest, SqlGuardsKeepTheJournalAppendOnlyAndBalanced) {
     EXPECT_TRUE(fails("DELETE FROM " + schema_ + ".transactions"));
     EXPECT_TRUE(fails("UPDATE " + schema_ + ".transactions SET amounts = '{6,6}'"));
     EXPECT_TRUE(fails("UPDATE " + schema_ + ".accounts SET currency = 'EUR'"));
-    EXPECT_TRUE(fails("INSERT INTO " + schema_ +
-                      ".entries (transaction_id, account_id, currency, direction, kind, pending_delta, "
-                      "posted_delta, pending_debits, pending_credits, posted_debits, posted_credits, "
-                      "effective_at) VALUES ('t', 'cash', 'USD', 'debit', 'created', 0, 1, 0, 0, 6, 0, now())"));
+    EXPECT_TRUE(fails(
+        "INSERT INTO " + schema_ +
+        ".entries (transaction_id, account_id, currency, direction, kind, pending_delta, "
+        "posted_delta, pending_debits, pending_credits, posted_debits, posted_credits, "
+        "effective_at) VALUES ('t', 'cash', 'USD', 'debit', 'created', 0, 1, 0, 0, 6, 0, now())"));
     EXPECT_TRUE(fails("UPDATE " + schema_ + ".accounts SET posted_debits = -1 WHERE id = 'cash'"));
     EXPECT_TRUE(Verify()["ok"].get<bool>());
 }
@@ -430,7 +458,8 @@ TEST_F(LedgerApiTest, VerifyReportsCountersThatDisagreeWithTheJournal) {
     ASSERT_EQ(Post("/v1/transactions", Transfer("t", "cash", "wallet", 5)).status, 201);
     // Counters are the one thing SQL lets a careless operator change; verify catches it.
     commons::WithTransaction(*pool_, [&](pqxx::dbtransaction& tx) {
-        tx.exec0("UPDATE " + schema_ + ".accounts SET posted_debits = posted_debits + 1 WHERE id = 'cash'");
+        tx.exec0("UPDATE " + schema_ +
+                 ".accounts SET posted_debits = posted_debits + 1 WHERE id = 'cash'");
     });
     auto report = Verify();
     EXPECT_FALSE(report["ok"].get<bool>());

@@ -35,8 +35,10 @@ TEST_F(LedgerConcurrencyTest, HotAccountsStayExactUnderEightWriters) {
                                  "src" + std::to_string(random() % 4), "hot_fee", amount);
             if (i % 3 == 0) {  // three accounts in one transaction, touching the hot one twice
                 body["entries"][1]["amount"] = amount - amount / 2;
-                body["entries"].push_back({{"account_id", "hot_fee"}, {"direction", "credit"}, {"amount", amount / 2}});
-                if (amount / 2 == 0) body["entries"].erase(2), body["entries"][1]["amount"] = amount;
+                body["entries"].push_back(
+                    {{"account_id", "hot_fee"}, {"direction", "credit"}, {"amount", amount / 2}});
+                if (amount / 2 == 0)
+                    body["entries"].erase(2), body["entries"][1]["amount"] = amount;
             }
             auto reply = Post("/v1/transactions", body);
             if (reply.status == 201) {
@@ -76,11 +78,12 @@ TEST_F(LedgerConcurrencyTest, RacingRetriesOfOneIdCreateExactlyOneTransaction) {
 TEST_F(LedgerConcurrencyTest, RacingRetriesOnDisjointAccountsStillCreateOne) {
     // Racing creates of one id that name different accounts take no common lock; the unique
     // key decides, and the losers replay or conflict.
-    for (int i = 0; i < kThreads * 2; ++i) Account("x" + std::to_string(i), "USD", i % 2 ? "credit" : "debit");
+    for (int i = 0; i < kThreads * 2; ++i)
+        Account("x" + std::to_string(i), "USD", i % 2 ? "credit" : "debit");
     std::atomic<int> created{0}, conflicts{0};
     RunThreads([&](int t) {
-        auto reply = Post("/v1/transactions",
-                          Transfer("same", "x" + std::to_string(2 * t), "x" + std::to_string(2 * t + 1), 7));
+        auto reply = Post("/v1/transactions", Transfer("same", "x" + std::to_string(2 * t),
+                                                       "x" + std::to_string(2 * t + 1), 7));
         if (reply.status == 201) ++created;
         if (reply.status == 409) ++conflicts;
     });
@@ -96,7 +99,8 @@ TEST_F(LedgerConcurrencyTest, FlaggedAccountIsNeverOverdrawnByConcurrentSpenders
     std::atomic<int> spent{0}, refused{0};
     RunThreads([&](int t) {
         for (int i = 0; i < 5; ++i) {
-            json body = Transfer("s" + std::to_string(t) + "-" + std::to_string(i), "wallet", "cash", 40);
+            json body =
+                Transfer("s" + std::to_string(t) + "-" + std::to_string(i), "wallet", "cash", 40);
             if (i % 2) body["status"] = "pending";  // holds count against the balance too
             auto reply = Post("/v1/transactions", body);
             if (reply.status == 201) ++spent;

@@ -51,13 +51,15 @@ class LedgerFixture : public ::testing::Test {
         db.application_name = "ledger-test";
         db.pool_size = 12;
         pool_ = std::make_unique<commons::ConnectionPool>(db);
-        commons::ApplyMigrations(*pool_, schema_, test_support::ServiceMigrations("ledger"), logger_);
+        commons::ApplyMigrations(*pool_, schema_, test_support::ServiceMigrations("ledger"),
+                                 logger_);
         outbox_ = std::make_unique<commons::Outbox>(schema_, ids_, "ledger");
         store_ = std::make_unique<store::PgLedgerStore>(*pool_, schema_, *outbox_);
         ledger_ = std::make_unique<app::Ledger>(*store_, ids_, logger_, metrics_, [this] {
             return app::SystemMicros() + clock_offset_micros_.load();
         });
-        api_keys_ = std::make_unique<middleware::ApiKeyStore>(secrets_, logger_, std::chrono::seconds(10));
+        api_keys_ =
+            std::make_unique<middleware::ApiKeyStore>(secrets_, logger_, std::chrono::seconds(10));
         api::AddRoutes(*ledger_, router_);
         commons::http::ServerSettings settings;
         settings.address = "127.0.0.1";

@@ -88,10 +88,9 @@ HostSettings ReadSettings(const ServiceDefinition& service, const commons::EnvRe
     s.http.drain_timeout = env.Duration("PAYMENTS_SHUTDOWN_DRAIN_TIMEOUT", 15s, 0ms, 10min);
     s.http.connections_max =
         static_cast<std::size_t>(env.Int("PAYMENTS_HTTP_CONNECTIONS_MAX", 4096, 1, 1'000'000));
-    s.blocking_threads =
-        static_cast<std::size_t>(env.Int("PAYMENTS_BLOCKING_THREADS",
-                                         static_cast<std::int64_t>(service.default_blocking_threads),
-                                         1, 1024));
+    s.blocking_threads = static_cast<std::size_t>(
+        env.Int("PAYMENTS_BLOCKING_THREADS",
+                static_cast<std::int64_t>(service.default_blocking_threads), 1, 1024));
     s.blocking_queue_max =
         static_cast<std::size_t>(env.Int("PAYMENTS_BLOCKING_QUEUE_MAX", 1024, 1, 1'000'000));
 

@@ -18,6 +18,7 @@
 #include "commons/ids.hpp"
 #include "commons/redis.hpp"
 #include "support/devstack.hpp"
+#include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/scratch_database.hpp"
@@ -39,17 +40,7 @@ std::string Binary(const std::string& service) {
 }
 
 // A port that was free a moment ago; the kernel rarely hands it out again that fast.
-std::uint16_t FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t length = sizeof(address);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
+using test_support::FreePort;
 
 std::map<std::string, std::string> ServiceEnvironment(std::uint16_t port) {
     std::map<std::string, std::string> env{
@@ -247,7 +238,6 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcessTest,
                                            ServiceCase{"payout"}, ServiceCase{"webhook"}),
                          [](const auto& info) { return info.param.name; });
 
-
 // The ledger's extra command, end to end: money moved through the running service, then
 // `ledger-service verify` recomputes the invariants from the journal.
 // The ledger's own process tests run in a database of their own: a ledger relay publishes every
@@ -266,21 +256,26 @@ TEST(LedgerProcess, VerifyCommandChecksWhatTheServiceBooked) {
     ASSERT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
     auto port = FreePort();
     ChildProcess service(Binary("ledger"), {"serve"}, LedgerEnvironment(database, port));
-    ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service.WaitForExit(0ms); }))
-        << service.Output();
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] {
+        return Healthy(port) || service.WaitForExit(0ms);
+    })) << service.Output();
     const std::string key = test_support::DevstackVariable("PAYMENTS_DEV_API_KEY");
-    const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + key}};
+    const std::vector<std::pair<std::string, std::string>> auth = {
+        {"Authorization", "Bearer " + key}};
     const std::string suffix = commons::RandomHex(6);
-    auto cash = Fetch(port, "POST", "/v1/accounts", auth,
-                      R"({"currency":"USD","normal_balance":"debit","id":"proc_cash_)" + suffix + "\"}");
+    auto cash =
+        Fetch(port, "POST", "/v1/accounts", auth,
+              R"({"currency":"USD","normal_balance":"debit","id":"proc_cash_)" + suffix + "\"}");
     ASSERT_EQ(cash.status, 201) << cash.body;
-    auto sales = Fetch(port, "POST", "/v1/accounts", auth,
-                       R"({"currency":"USD","normal_balance":"credit","id":"proc_sales_)" + suffix + "\"}");
+    auto sales =
+        Fetch(port, "POST", "/v1/accounts", auth,
+              R"({"currency":"USD","normal_balance":"credit","id":"proc_sales_)" + suffix + "\"}");
     ASSERT_EQ(sales.status, 201) << sales.body;
-    auto posted = Fetch(port, "POST", "/v1/transactions", auth,
-                        R"({"id":"proc_t_)" + suffix + R"(","entries":[{"account_id":"proc_cash_)" + suffix +
-                            R"(","direction":"debit","amount":125},{"account_id":"proc_sales_)" + suffix +
-                            R"(","direction":"credit","amount":125}]})");
+    auto posted =
+        Fetch(port, "POST", "/v1/transactions", auth,
+              R"({"id":"proc_t_)" + suffix + R"(","entries":[{"account_id":"proc_cash_)" + suffix +
+                  R"(","direction":"debit","amount":125},{"account_id":"proc_sales_)" + suffix +
+                  R"(","direction":"credit","amount":125}]})");
     ASSERT_EQ(posted.status, 201) << posted.body;
     service.Signal(SIGTERM);
     EXPECT_EQ(service.WaitForExit(30s), 0) << service.Output();
@@ -289,7 +284,6 @@ TEST(LedgerProcess, VerifyCommandChecksWhatTheServiceBooked) {
     EXPECT_EQ(verify.WaitForExit(60s), 0) << verify.Output();
     EXPECT_NE(verify.Output().find("\"ok\":true"), std::string::npos) << verify.Output();
 }
-
 
 // Group commit must not weaken durability: a ledger killed with SIGKILL in the middle of load
 // has every acknowledged transaction exactly once after a restart, none it refused, and a clean
@@ -301,23 +295,27 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
     ChildProcess migrate(Binary("ledger"), {"migrate"}, LedgerEnvironment(database, 0));
     ASSERT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
     const std::string key = test_support::DevstackVariable("PAYMENTS_DEV_API_KEY");
-    const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + key}};
+    const std::vector<std::pair<std::string, std::string>> auth = {
+        {"Authorization", "Bearer " + key}};
     const std::string suffix = commons::RandomHex(6);
     const std::string source = "kill_src_" + suffix, target = "kill_dst_" + suffix;
     auto body_of = [&](const std::string& id, bool refused) {
         return R"({"id":")" + id + R"(","entries":[{"account_id":")" + source +
                R"(","direction":"debit","amount":3},{"account_id":")" +
-               (refused ? "kill_missing_" + suffix : target) + R"(","direction":"credit","amount":3}]})";
+               (refused ? "kill_missing_" + suffix : target) +
+               R"(","direction":"credit","amount":3}]})";
     };
 
     auto port = FreePort();
-    auto service = std::make_unique<ChildProcess>(Binary("ledger"), std::vector<std::string>{"serve"},
-                                                  LedgerEnvironment(database, port));
-    ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service->WaitForExit(0ms); }))
-        << service->Output();
+    auto service = std::make_unique<ChildProcess>(
+        Binary("ledger"), std::vector<std::string>{"serve"}, LedgerEnvironment(database, port));
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] {
+        return Healthy(port) || service->WaitForExit(0ms);
+    })) << service->Output();
     for (const auto& account : {source, target}) {
-        auto reply = Fetch(port, "POST", "/v1/accounts", auth,
-                           R"({"currency":"USD","normal_balance":"debit","id":")" + account + "\"}");
+        auto reply =
+            Fetch(port, "POST", "/v1/accounts", auth,
+                  R"({"currency":"USD","normal_balance":"debit","id":")" + account + "\"}");
         ASSERT_EQ(reply.status, 201) << reply.body;
     }
 
@@ -329,7 +327,8 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
     for (int c = 0; c < kClients; ++c) {
         clients.emplace_back([&, c] {
             for (int i = 0;; ++i) {
-                const std::string id = "kill_" + suffix + "_" + std::to_string(c) + "_" + std::to_string(i);
+                const std::string id =
+                    "kill_" + suffix + "_" + std::to_string(c) + "_" + std::to_string(i);
                 const bool refuse = i % 4 == 3;
                 bool was_killed = killed.load();
                 try {
@@ -352,7 +351,8 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
             }
         });
     }
-    ASSERT_TRUE(test_support::PollUntil(60s, [&] { return acknowledged_count.load() >= kAcknowledgedBeforeKill; }));
+    ASSERT_TRUE(test_support::PollUntil(
+        60s, [&] { return acknowledged_count.load() >= kAcknowledgedBeforeKill; }));
     service->Signal(SIGKILL);
     killed = true;
     EXPECT_TRUE(service->WaitForExit(30s).has_value());
@@ -362,8 +362,9 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
     port = FreePort();
     service = std::make_unique<ChildProcess>(Binary("ledger"), std::vector<std::string>{"serve"},
                                              LedgerEnvironment(database, port));
-    ASSERT_TRUE(test_support::PollUntil(30s, [&] { return Healthy(port) || service->WaitForExit(0ms); }))
-        << service->Output();
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] {
+        return Healthy(port) || service->WaitForExit(0ms);
+    })) << service->Output();
     for (const auto& id : acknowledged) {
         EXPECT_EQ(Fetch(port, "GET", "/v1/transactions/" + id, auth).status, 200) << id;
     }
@@ -376,12 +377,14 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
         const bool refuse = std::stoi(id.substr(id.rfind('_') + 1)) % 4 == 3;
         auto reply = Fetch(port, "POST", "/v1/transactions", auth, body_of(id, refuse));
         EXPECT_EQ(reply.status == 422, refuse) << id << " " << reply.body;
-        EXPECT_TRUE(reply.status == 201 || reply.status == 200 || reply.status == 422) << id << reply.body;
+        EXPECT_TRUE(reply.status == 201 || reply.status == 200 || reply.status == 422)
+            << id << reply.body;
         if (reply.status != 422) ++settled;
     }
     std::printf("[kill test] %zu acknowledged, %zu refused, %zu unknown before the kill\n",
                 acknowledged.size(), refused.size(), unknown.size());
-    auto target_account = nlohmann::json::parse(Fetch(port, "GET", "/v1/accounts/" + target, auth).body);
+    auto target_account =
+        nlohmann::json::parse(Fetch(port, "GET", "/v1/accounts/" + target, auth).body);
     const std::int64_t expected = 3 * static_cast<std::int64_t>(acknowledged.size() + settled);
     EXPECT_EQ(target_account["balances"]["posted_credits"].get<std::int64_t>(), expected)
         << acknowledged.size() << " acknowledged, " << settled << " settled after the restart";

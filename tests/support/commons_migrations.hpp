@@ -16,7 +16,7 @@ namespace test_support {
 
 // The migrations of one track: `<directory>/NNN_*.sql` under the source tree, in order.
 inline std::vector<commons::Migration> MigrationsIn(const std::string& directory,
-                                                   const std::string& track) {
+                                                    const std::string& track) {
     std::vector<std::filesystem::path> files;
     for (const auto& entry :
          std::filesystem::directory_iterator(std::string(PAYMENTS_SOURCE_DIR) + "/" + directory)) {

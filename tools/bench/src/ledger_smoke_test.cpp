@@ -23,10 +23,11 @@
 #include "commons/db_transaction.hpp"
 #include "commons/ids.hpp"
 #include "commons/redis.hpp"
-#include "support/scratch_database.hpp"
 #include "support/devstack.hpp"
+#include "support/free_port.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/scratch_database.hpp"
 
 namespace {
 
@@ -43,17 +44,7 @@ const char* const kScenarios[] = {"uniform", "hot", "batch", "naive", "naive-hot
 std::string Binary(const std::string& name) { return std::string(PAYMENTS_BIN_DIR) + "/" + name; }
 
 // A port that was free a moment ago; the kernel rarely hands it out again that fast.
-std::uint16_t FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t length = sizeof(address);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
+using test_support::FreePort;
 
 using test_support::ScratchDatabase;
 
