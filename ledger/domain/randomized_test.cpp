@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "ledger/domain/state_machine.hpp"
-#include "ledger/domain/test_printers.hpp"
+#include "ledger/domain/test_helpers.hpp"
 
 namespace ledger::domain {
 
@@ -111,33 +111,6 @@ bool IdLooksValid(const std::string& id) {
         if (!ok) return false;
     }
     return true;
-}
-
-bool SameAccount(const Account& a, const Account& b) {
-    return a.id == b.id && a.currency == b.currency && a.normal_balance == b.normal_balance &&
-           a.flags == b.flags && a.closed == b.closed && a.lock_version == b.lock_version &&
-           a.counters == b.counters;
-}
-
-bool SameTransaction(const Transaction& a, const Transaction& b) {
-    return a.id == b.id && a.status == b.status && a.created_pending == b.created_pending &&
-           a.entries == b.entries && a.currencies == b.currencies &&
-           a.posted_amounts == b.posted_amounts && a.timeout_seconds == b.timeout_seconds &&
-           a.expires_at == b.expires_at && a.effective_at == b.effective_at &&
-           a.created_at == b.created_at && a.description == b.description &&
-           a.metadata_json == b.metadata_json && a.reverses_id == b.reverses_id &&
-           a.reversed_by_id == b.reversed_by_id;
-}
-
-bool SameState(const BatchState& a, const BatchState& b) {
-    return std::equal(a.accounts.begin(), a.accounts.end(), b.accounts.begin(), b.accounts.end(),
-                      [](const auto& x, const auto& y) {
-                          return x.first == y.first && SameAccount(x.second, y.second);
-                      }) &&
-           std::equal(a.transactions.begin(), a.transactions.end(), b.transactions.begin(),
-                      b.transactions.end(), [](const auto& x, const auto& y) {
-                          return x.first == y.first && SameTransaction(x.second, y.second);
-                      });
 }
 
 bool SameResult(const CommandResult& a, const CommandResult& b) {

@@ -157,12 +157,67 @@ void Prepare(pqxx::dbtransaction& tx, const char* name, const std::string& sql) 
     tx.conn().prepare(name, sql);
 }
 
+std::unique_ptr<const BatchStatements> MakeBatchStatements(const std::string& schema) {
+    auto owned = std::make_unique<BatchStatements>();
+    BatchStatements& statements = *owned;
+    statements.load_transactions =
+        WithSchema(std::string("SELECT ") + kTransactionColumns +
+                       " FROM {S}.transactions WHERE id = ANY($1::text[])",
+                   schema);
+    statements.lock_accounts =
+        WithSchema(std::string("SELECT ") + kAccountColumns +
+                       " FROM {S}.accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                   schema);
+    statements.update_accounts = WithSchema(
+        "UPDATE {S}.accounts a SET pending_debits = u.pd, pending_credits = u.pc, "
+        "posted_debits = u.psd, posted_credits = u.psc, lock_version = u.lv, updated_at = now() "
+        "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
+        "$6::bigint[]) AS u(id, pd, pc, psd, psc, lv) WHERE a.id = u.id",
+        schema);
+    statements.insert_transactions = WithSchema(
+        std::string("INSERT INTO {S}.transactions (id, status, created_pending, account_ids, "
+                    "directions, amounts, currencies, posted_amounts, timeout_seconds, expires_at, "
+                    "effective_at, description, metadata, reverses_id, created_at) "
+                    "SELECT u.id, u.status, u.created_pending, u.account_ids::text[], "
+                    "u.directions::text[], u.amounts::bigint[], u.currencies::text[], "
+                    "u.posted::bigint[], u.timeout, ") +
+            kMicrosToTimestamp + "u.expires, " + kMicrosToTimestamp + "u.effective, " +
+            "u.description, u.metadata::jsonb, NULLIF(u.reverses, ''), " + kMicrosToTimestamp +
+            "u.created FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[], "
+            "$6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], "
+            "$12::text[], $13::text[], $14::text[], $15::bigint[]) WITH ORDINALITY AS u(id, "
+            "status, created_pending, account_ids, directions, amounts, currencies, posted, "
+            "timeout, expires, effective, description, metadata, reverses, created, n) ORDER BY n",
+        schema);
+    statements.update_transactions = WithSchema(
+        "UPDATE {S}.transactions t SET status = u.status, posted_amounts = u.posted::bigint[], "
+        "reversed_by_id = NULLIF(u.reversed_by, ''), updated_at = now() "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, status, posted, "
+        "reversed_by) WHERE t.id = u.id",
+        schema);
+    statements.insert_entries = WithSchema(
+        std::string("INSERT INTO {S}.entries (transaction_id, account_id, currency, direction, "
+                    "kind, pending_delta, posted_delta, pending_debits, pending_credits, "
+                    "posted_debits, posted_credits, effective_at, created_at) "
+                    "SELECT u.t, u.a, u.c, u.d, u.k, u.pd, u.psd, u.a1, u.a2, u.a3, u.a4, ") +
+            kMicrosToTimestamp +
+            "u.e, clock_timestamp() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+            "$5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], "
+            "$11::bigint[], $12::bigint[]) WITH ORDINALITY AS u(t, a, c, d, k, pd, psd, a1, a2, "
+            "a3, a4, e, n) ORDER BY n",
+        schema);
+
+    return owned;
+}
+
 }  // namespace
 
 PgLedgerStore::PgLedgerStore(commons::ConnectionPool& pool, std::string schema,
                              commons::Outbox& outbox)
     : pool_(pool), schema_(std::move(schema)), outbox_(outbox) {
     PAY_ASSERT(commons::IsValidSchemaName(schema_));
+    // Built once: the batch path runs for every request.
+    batch_statements_ = MakeBatchStatements(schema_);
 }
 
 app::RegisterCurrencyStatus PgLedgerStore::RegisterCurrency(const commons::Currency& currency) {
@@ -394,52 +449,13 @@ app::CloseOutcome PgLedgerStore::SetClosed(const std::string& account_id, bool c
 
 app::BatchResult PgLedgerStore::ExecuteBatch(const std::vector<domain::Command>& commands,
                                              domain::Atomicity atomicity, Micros now) {
-    const std::string load_transactions =
-        WithSchema(std::string("SELECT ") + kTransactionColumns +
-                       " FROM {S}.transactions WHERE id = ANY($1::text[])",
-                   schema_);
-    const std::string lock_accounts =
-        WithSchema(std::string("SELECT ") + kAccountColumns +
-                       " FROM {S}.accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
-                   schema_);
-    const std::string update_accounts = WithSchema(
-        "UPDATE {S}.accounts a SET pending_debits = u.pd, pending_credits = u.pc, "
-        "posted_debits = u.psd, posted_credits = u.psc, lock_version = u.lv, updated_at = now() "
-        "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
-        "$6::bigint[]) AS u(id, pd, pc, psd, psc, lv) WHERE a.id = u.id",
-        schema_);
-    const std::string insert_transactions = WithSchema(
-        std::string("INSERT INTO {S}.transactions (id, status, created_pending, account_ids, "
-                    "directions, amounts, currencies, posted_amounts, timeout_seconds, expires_at, "
-                    "effective_at, description, metadata, reverses_id, created_at) "
-                    "SELECT u.id, u.status, u.created_pending, u.account_ids::text[], "
-                    "u.directions::text[], u.amounts::bigint[], u.currencies::text[], "
-                    "u.posted::bigint[], u.timeout, ") +
-            kMicrosToTimestamp + "u.expires, " + kMicrosToTimestamp + "u.effective, " +
-            "u.description, u.metadata::jsonb, NULLIF(u.reverses, ''), " + kMicrosToTimestamp +
-            "u.created FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::text[], "
-            "$6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], "
-            "$12::text[], $13::text[], $14::text[], $15::bigint[]) WITH ORDINALITY AS u(id, "
-            "status, created_pending, account_ids, directions, amounts, currencies, posted, "
-            "timeout, expires, effective, description, metadata, reverses, created, n) ORDER BY n",
-        schema_);
-    const std::string update_transactions = WithSchema(
-        "UPDATE {S}.transactions t SET status = u.status, posted_amounts = u.posted::bigint[], "
-        "reversed_by_id = NULLIF(u.reversed_by, ''), updated_at = now() "
-        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, status, posted, "
-        "reversed_by) WHERE t.id = u.id",
-        schema_);
-    const std::string insert_entries = WithSchema(
-        std::string("INSERT INTO {S}.entries (transaction_id, account_id, currency, direction, "
-                    "kind, pending_delta, posted_delta, pending_debits, pending_credits, "
-                    "posted_debits, posted_credits, effective_at, created_at) "
-                    "SELECT u.t, u.a, u.c, u.d, u.k, u.pd, u.psd, u.a1, u.a2, u.a3, u.a4, ") +
-            kMicrosToTimestamp +
-            "u.e, clock_timestamp() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-            "$5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], "
-            "$11::bigint[], $12::bigint[]) WITH ORDINALITY AS u(t, a, c, d, k, pd, psd, a1, a2, "
-            "a3, a4, e, n) ORDER BY n",
-        schema_);
+    const BatchStatements& sql = *batch_statements_;
+    const std::string& load_transactions = sql.load_transactions;
+    const std::string& lock_accounts = sql.lock_accounts;
+    const std::string& update_accounts = sql.update_accounts;
+    const std::string& insert_transactions = sql.insert_transactions;
+    const std::string& update_transactions = sql.update_transactions;
+    const std::string& insert_entries = sql.insert_entries;
 
     std::vector<std::string> transaction_ids;
     std::set<std::string> command_accounts;

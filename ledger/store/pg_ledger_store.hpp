@@ -3,6 +3,7 @@
 // The ledger's PostgreSQL store: every statement is in pg_ledger_store.cpp, prepared, and
 // set-based where many rows move. This header keeps libpqxx out of its includers.
 
+#include <memory>
 #include <string>
 
 #include "ledger/app/ports.hpp"
@@ -13,6 +14,16 @@ class Outbox;
 }  // namespace commons
 
 namespace ledger::store {
+
+// The statements of ExecuteBatch, with the schema spliced in (built once, in the .cpp).
+struct BatchStatements {
+    std::string load_transactions;
+    std::string lock_accounts;
+    std::string update_accounts;
+    std::string insert_transactions;
+    std::string update_transactions;
+    std::string insert_entries;
+};
 
 class PgLedgerStore final : public app::LedgerStore {
   public:
@@ -43,6 +54,7 @@ class PgLedgerStore final : public app::LedgerStore {
     commons::ConnectionPool& pool_;
     std::string schema_;
     commons::Outbox& outbox_;
+    std::unique_ptr<const BatchStatements> batch_statements_;
 };
 
 }  // namespace ledger::store
