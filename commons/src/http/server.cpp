@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -418,10 +420,25 @@ std::uint16_t Server::Start() {
     auto& impl = *impl_;
     PAY_ASSERT(impl.threads.empty());
     tcp::endpoint endpoint(net::ip::make_address(impl.settings.address), impl.settings.port);
-    impl.acceptor.open(endpoint.protocol());
-    impl.acceptor.set_option(net::socket_base::reuse_address(true));
-    impl.acceptor.bind(endpoint);
-    impl.acceptor.listen(net::socket_base::max_listen_connections);
+    boost::system::error_code error;
+    // A port already taken is an operator's mistake, reported as one line (std::system_error),
+    // not an uncaught Boost exception.
+    auto check = [&](const char* step) {
+        if (!error) return;
+        boost::system::error_code ignored;
+        impl.acceptor.close(ignored);
+        throw std::system_error(error.value(), std::generic_category(),
+                                std::string(step) + " " + impl.settings.address + ":" +
+                                    std::to_string(impl.settings.port));
+    };
+    impl.acceptor.open(endpoint.protocol(), error);
+    check("open");
+    impl.acceptor.set_option(net::socket_base::reuse_address(true), error);
+    check("set_option");
+    impl.acceptor.bind(endpoint, error);
+    check("bind");
+    impl.acceptor.listen(net::socket_base::max_listen_connections, error);
+    check("listen");
     std::uint16_t port = impl.acceptor.local_endpoint().port();
     net::co_spawn(impl.accept_strand, impl.Accept(), net::detached);
     for (std::size_t i = 0; i < impl.settings.io_threads; ++i) {

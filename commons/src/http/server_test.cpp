@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <system_error>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -82,6 +84,25 @@ TEST_F(ServerTest, ServesRoutesWithPathParameters) {
     EXPECT_EQ(body["id"], "th_1");
     EXPECT_EQ(body["route"], "/v1/things/{id}");
     EXPECT_EQ(reply.Header("content-type"), "application/json");
+}
+
+TEST_F(ServerTest, APortAlreadyInUseIsASystemErrorNamingTheAddress) {
+    Start();
+    ServerSettings settings;
+    settings.address = "127.0.0.1";
+    settings.port = port_;
+    Server second(settings, router_, pipeline_, *pool_, logger_);
+    try {
+        second.Start();
+        FAIL() << "a second server bound the same port";
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code().value(), EADDRINUSE);
+        EXPECT_NE(std::string(error.what()).find("127.0.0.1:" + std::to_string(port_)),
+                  std::string::npos)
+            << error.what();
+    }
+    // The first server is untouched.
+    EXPECT_EQ(test_support::Fetch(port_, "GET", "/inline").status, 200);
 }
 
 TEST_F(ServerTest, UnknownPathIsJson404) {

@@ -19,6 +19,34 @@ commons::Result<std::uint32_t, UsageError> CountValue(std::string_view flag, std
     return parsed;
 }
 
+// "none", or comma-separated command names of 1 to 15 bytes (the kernel's limit) without '/'
+// or spaces, at most 8 of them.
+commons::Result<std::vector<std::string>, UsageError> ParseProcessNames(std::string_view value) {
+    constexpr std::size_t kNamesMax = 8;
+    constexpr std::size_t kCommBytesMax = 15;
+    std::vector<std::string> names;
+    if (value == "none") return names;
+    std::size_t at = 0;
+    while (at <= value.size()) {
+        const std::size_t comma = std::min(value.find(',', at), value.size());
+        const std::string_view name = value.substr(at, comma - at);
+        if (name.empty() || name.size() > kCommBytesMax ||
+            name.find_first_of("/ \t") != std::string_view::npos) {
+            return UsageError{"--cpu-of " + std::string(value) +
+                              ": expected none or comma-separated process names of 1 to 15 "
+                              "characters, as ps -o comm shows them"};
+        }
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            names.emplace_back(name);
+        }
+        at = comma + 1;
+    }
+    if (names.size() > kNamesMax) {
+        return UsageError{"--cpu-of: at most " + std::to_string(kNamesMax) + " process names"};
+    }
+    return names;
+}
+
 }  // namespace
 
 bool IsValidNaiveSchema(std::string_view name) {
@@ -85,6 +113,10 @@ commons::Result<LedgerCommand, UsageError> ParseLedgerCommand(
             auto count = CountValue(flag, value, 1, kLedgerBatchSizeMax);
             if (!count) return count.error();
             command.batch_size = count.value();
+        } else if (flag == "cpu-of") {
+            auto names = ParseProcessNames(value);
+            if (!names) return names.error();
+            command.cpu_processes = std::move(names).value();
         } else {
             return UsageError{"unknown flag --" + std::string(flag) +
                               " for `bench ledger`; see bench ledger --help"};
@@ -138,6 +170,11 @@ ledger:
   --naive-schema NAME  the naive scenarios' schema                     [bench_naive]
   --accounts N         accounts of the uniform and batch transfers     [10000, 2 to 1000000]
   --batch-size N       transfers per batch request                     [100, 1 to 1000]
+  --cpu-of LIST        processes whose CPU per transaction is reported, by command name,
+                       or none                  [ledger-service,postgres,redis-server]
+                       Also reported: the machine's busy and steal shares. On a shared
+                       virtual machine throughput follows the neighbours; CPU per
+                       transaction does much less, so compare designs by it too.
   --seed N (below) also draws the accounts of every uniform transfer.
 
 )";

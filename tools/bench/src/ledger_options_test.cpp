@@ -67,6 +67,23 @@ TEST(ParseLedgerCommand, HasSensibleDefaults) {
     EXPECT_EQ(command.naive_schema, "bench_naive");
     EXPECT_EQ(command.accounts, 10'000u);
     EXPECT_EQ(command.batch_size, 100u);
+    EXPECT_EQ(command.cpu_processes,
+              (std::vector<std::string>{"ledger-service", "postgres", "redis-server"}));
+}
+
+TEST(ParseLedgerCommand, CpuOfTakesProcessNamesOrNone) {
+    auto parsed = Parse({"--scenario", "naive", "--cpu-of", "postgres,bench,postgres"});
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_EQ(parsed.value().cpu_processes, (std::vector<std::string>{"postgres", "bench"}));
+    parsed = Parse({"--scenario", "naive", "--cpu-of", "none"});
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_TRUE(parsed.value().cpu_processes.empty());
+    for (const char* bad : {"", "a,,b", "sixteen-chars-xx", "a/b", "a b", "a,b,c,d,e,f,g,h,i"}) {
+        auto refused = Parse({"--scenario", "naive", "--cpu-of", bad});
+        ASSERT_FALSE(refused.ok()) << bad;
+        EXPECT_NE(refused.error().message.find("--cpu-of"), std::string::npos)
+            << refused.error().message;
+    }
 }
 
 TEST(ParseLedgerCommand, RequiresAScenario) {

@@ -36,6 +36,13 @@ LedgerSummaryRow SummarizeLedgerResult(const LoadResult& result,
     return row;
 }
 
+double LedgerSummaryRow::MicrosPerTransaction(double cpu_seconds) const {
+    if (!cpu || transactions_per_s <= 0 || cpu->window_s <= 0) return 0;
+    // CPU per second of the window over transactions per second of the measured window: the
+    // two windows differ by moments, the rates do not.
+    return cpu_seconds / cpu->window_s / transactions_per_s * 1e6;
+}
+
 std::vector<LedgerRatio> LedgerRatios(const std::vector<LedgerSummaryRow>& rows) {
     constexpr std::pair<const char*, const char*> kPairs[] = {
         {"uniform", "naive"}, {"hot", "uniform"},     {"batch", "uniform"},
@@ -75,6 +82,31 @@ std::string FormatLedgerSummaryText(const std::vector<LedgerSummaryRow>& rows,
         }
         out += '\n';
     }
+    const auto watched = std::find_if(rows.begin(), rows.end(),
+                                      [](const LedgerSummaryRow& row) { return row.cpu; });
+    if (watched == rows.end()) return out;
+    out += "  cpu per transaction (microseconds, over the measured window):\n";
+    std::snprintf(line, sizeof line, "  %-10s", "scenario");
+    out += line;
+    for (const auto& [name, seconds] : watched->cpu->process_seconds) {
+        std::snprintf(line, sizeof line, " %15s", name.c_str());
+        out += line;
+    }
+    std::snprintf(line, sizeof line, " %9s %9s %9s\n", "total", "busy %", "steal %");
+    out += line;
+    for (const LedgerSummaryRow& row : rows) {
+        if (!row.cpu) continue;
+        std::snprintf(line, sizeof line, "  %-10s", row.scenario.c_str());
+        out += line;
+        for (const auto& [name, seconds] : row.cpu->process_seconds) {
+            std::snprintf(line, sizeof line, " %15.1f", row.MicrosPerTransaction(seconds));
+            out += line;
+        }
+        std::snprintf(line, sizeof line, " %9.1f %9.1f %9.1f\n",
+                      row.MicrosPerTransaction(row.cpu->total_process_seconds()),
+                      row.cpu->busy_share * 100, row.cpu->steal_share * 100);
+        out += line;
+    }
     return out;
 }
 
@@ -92,6 +124,17 @@ std::string FormatLedgerJson(const RunReport& report, const std::vector<LedgerSu
             {"transactions_per_s", row.transactions_per_s},
             {"latency_ms", {{"p50", row.latency_ms_p50}, {"p99", row.latency_ms_p99}}},
         });
+        if (row.cpu) {
+            nlohmann::json per_transaction = nlohmann::json::object();
+            for (const auto& [name, seconds] : row.cpu->process_seconds) {
+                per_transaction[name] = row.MicrosPerTransaction(seconds);
+            }
+            per_transaction["total"] = row.MicrosPerTransaction(row.cpu->total_process_seconds());
+            summary.back()["cpu"] = {{"window_s", row.cpu->window_s},
+                                     {"busy_share", row.cpu->busy_share},
+                                     {"steal_share", row.cpu->steal_share},
+                                     {"micros_per_transaction", std::move(per_transaction)}};
+        }
     }
     json["summary"] = std::move(summary);
     nlohmann::json ratio_json = nlohmann::json::object();

@@ -89,6 +89,54 @@ TEST(FormatLedgerSummaryText, ListsEveryRowAndTheRatios) {
     EXPECT_EQ(text.back(), '\n');
 }
 
+LedgerSummaryRow RowWithCpu(double transactions_per_s) {
+    LedgerSummaryRow row = SummarizeLedgerResult(Result("uniform", 2000, 1s), 1);
+    EXPECT_DOUBLE_EQ(row.transactions_per_s, 2000.0);
+    row.transactions_per_s = transactions_per_s;
+    CpuUsage cpu;
+    cpu.window_s = 2.0;
+    cpu.busy_share = 0.75;
+    cpu.steal_share = 0.25;
+    cpu.process_seconds = {{"ledger-service", 1.0}, {"postgres", 3.0}};
+    row.cpu = cpu;
+    return row;
+}
+
+TEST(LedgerSummaryRow, CpuPerTransactionIsTheCpuRateOverTheTransactionRate) {
+    const LedgerSummaryRow row = RowWithCpu(1000);
+    // 1 CPU-second over a 2 s window is 0.5 CPU-s/s; at 1,000 transactions/s, 500 us each.
+    EXPECT_DOUBLE_EQ(row.MicrosPerTransaction(1.0), 500.0);
+    EXPECT_DOUBLE_EQ(row.MicrosPerTransaction(row.cpu->total_process_seconds()), 2000.0);
+    LedgerSummaryRow idle = RowWithCpu(0);
+    EXPECT_DOUBLE_EQ(idle.MicrosPerTransaction(1.0), 0.0);
+    idle.cpu.reset();
+    EXPECT_DOUBLE_EQ(idle.MicrosPerTransaction(1.0), 0.0);
+}
+
+TEST(FormatLedgerSummaryText, AddsACpuTableWhenWatched) {
+    const std::string text = FormatLedgerSummaryText({RowWithCpu(1000)}, {});
+    EXPECT_NE(text.find("cpu per transaction"), std::string::npos) << text;
+    EXPECT_NE(text.find("ledger-service"), std::string::npos) << text;
+    EXPECT_NE(text.find("500.0"), std::string::npos) << text;   // the service
+    EXPECT_NE(text.find("1500.0"), std::string::npos) << text;  // postgres
+    EXPECT_NE(text.find("2000.0"), std::string::npos) << text;  // total
+    EXPECT_NE(text.find("25.0"), std::string::npos) << text;    // steal %
+    const std::string without =
+        FormatLedgerSummaryText({SummarizeLedgerResult(Result("uniform", 10, 1s), 1)}, {});
+    EXPECT_EQ(without.find("cpu per transaction"), std::string::npos) << without;
+}
+
+TEST(FormatLedgerJson, AddsCpuPerTransactionWhenWatched) {
+    RunReport report{"ledger", "cpu", {}, {Result("uniform", 2000, 1s)}};
+    const auto json =
+        nlohmann::json::parse(FormatLedgerJson(report, {RowWithCpu(1000)}, {}));
+    const auto& cpu = json["summary"][0]["cpu"];
+    EXPECT_DOUBLE_EQ(cpu["window_s"].get<double>(), 2.0);
+    EXPECT_DOUBLE_EQ(cpu["steal_share"].get<double>(), 0.25);
+    EXPECT_DOUBLE_EQ(cpu["micros_per_transaction"]["postgres"].get<double>(), 1500.0);
+    EXPECT_DOUBLE_EQ(cpu["micros_per_transaction"]["total"].get<double>(), 2000.0);
+}
+
 TEST(FormatLedgerJson, AddsSummaryAndRatiosToTheReport) {
     const auto rows = Rows();
     RunReport report{"ledger", "smoke", {{"seed", "1"}}, {Result("uniform", 2000, 1s)}};

@@ -272,6 +272,10 @@ LedgerRunReport RunLedgerScenarios(const LedgerRunSettings& settings, const Load
                      FormatDuration(load.duration) + " measured");
         }
         LoadResult result;
+        // The window opens when the warm-up ends (give or take connecting) and closes when the
+        // load returns; both are under the same load, so the CPU rate is the measured one's.
+        std::optional<CpuWindow> cpu;
+        if (!settings.cpu_processes.empty()) cpu.emplace(settings.cpu_processes, load.warmup);
         if (IsNaive(scenario)) {
             NaiveLoadResult naive_result =
                 RunNaiveLoad(load, database, MakeNaiveWorkload(settings, scenario));
@@ -290,6 +294,7 @@ LedgerRunReport RunLedgerScenarios(const LedgerRunSettings& settings, const Load
         }
         run.rows.push_back(
             SummarizeLedgerResult(result, TransactionsPerRequest(settings, scenario)));
+        if (cpu) run.rows.back().cpu = cpu->Finish();
         const bool stop = result.interrupted || result.target_unreachable();
         run.report.results.push_back(std::move(result));
         if (stop) break;

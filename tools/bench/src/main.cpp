@@ -233,6 +233,7 @@ int RunLedger(std::span<const std::string_view> args) {
     settings.plan.run = bench::MakeTemplateRun(SeedOrRandom(command.common.seed));
     settings.plan.accounts = command.accounts;
     settings.plan.batch_size = command.batch_size;
+    settings.cpu_processes = command.cpu_processes;
 
     if (auto problem =
             EnsureFileDescriptors(command.common.load.connections + kLedgerSetupFileDescriptors)) {

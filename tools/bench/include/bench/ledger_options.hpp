@@ -27,6 +27,8 @@ struct LedgerCommand {
     std::string naive_schema = "bench_naive";
     std::uint32_t accounts = 10'000;
     std::uint32_t batch_size = 100;
+    // Processes whose CPU per transaction is reported (--cpu-of; "none" for none).
+    std::vector<std::string> cpu_processes = {"ledger-service", "postgres", "redis-server"};
     bool help = false;
 };
 

@@ -27,6 +27,8 @@ struct LedgerRunSettings {
     std::string database_url;
     std::string naive_schema;
     TransferPlan plan;
+    // Processes whose CPU each scenario reports per transaction (CpuWindow); none when empty.
+    std::vector<std::string> cpu_processes;
 };
 
 struct LedgerRunReport {
