@@ -37,19 +37,28 @@ void GroupCommitter::Stop() {
 
 std::size_t GroupCommitter::queued() {
     std::lock_guard lock(mutex_);
-    return queue_.size();
+    return queued_commands_;
 }
 
 BatchResult GroupCommitter::Submit(domain::Command command) {
-    Waiting waiting{std::move(command), {}};
+    std::vector<domain::Command> commands;
+    commands.push_back(std::move(command));
+    return Submit(std::move(commands), domain::Atomicity::kIndependent);
+}
+
+BatchResult GroupCommitter::Submit(std::vector<domain::Command> commands,
+                                   domain::Atomicity atomicity) {
+    PAY_ASSERT(!commands.empty());
+    Waiting waiting{std::move(commands), atomicity, {}};
     std::future<BatchResult> result = waiting.promise.get_future();
     {
         std::lock_guard lock(mutex_);
         if (stopping_) throw CommitQueueFullError("the ledger is shutting down");
-        if (queue_.size() >= settings_.queue_max) {
+        if (!queue_.empty() && queued_commands_ + waiting.commands.size() > settings_.queue_max) {
             throw CommitQueueFullError("the ledger's commit queue is full");
         }
         queue_.push_back(&waiting);
+        queued_commands_ += waiting.commands.size();
     }
     arrived_.notify_one();
     // The committer always fulfils the promise (value or exception) before `waiting` goes out
@@ -65,14 +74,27 @@ void GroupCommitter::Run() {
             std::unique_lock lock(mutex_);
             arrived_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping and drained
-            if (settings_.linger.count() > 0 && queue_.size() < settings_.batch_max && !stopping_) {
+            if (settings_.linger.count() > 0 && queued_commands_ < settings_.batch_max &&
+                !stopping_) {
                 arrived_.wait_for(lock, settings_.linger, [this] {
-                    return stopping_ || queue_.size() >= settings_.batch_max;
+                    return stopping_ || queued_commands_ >= settings_.batch_max;
                 });
             }
-            while (!queue_.empty() && batch.size() < settings_.batch_max) {
-                batch.push_back(queue_.front());
+            // An all-or-nothing request goes alone; independent ones join until the next would
+            // pass batch_max (the first is always taken, whatever its size).
+            std::size_t commands = 0;
+            while (!queue_.empty()) {
+                Waiting* next = queue_.front();
+                const bool alone = next->atomicity == domain::Atomicity::kAllOrNothing;
+                if (!batch.empty() &&
+                    (alone || commands + next->commands.size() > settings_.batch_max)) {
+                    break;
+                }
+                batch.push_back(next);
                 queue_.pop_front();
+                commands += next->commands.size();
+                queued_commands_ -= next->commands.size();
+                if (alone) break;
             }
         }
         // Others may still be queued: let another committer take them while this one works.
@@ -83,27 +105,46 @@ void GroupCommitter::Run() {
 }
 
 void GroupCommitter::Commit(std::vector<Waiting*>& batch) {
-    std::vector<domain::Command> commands;
-    commands.reserve(batch.size());
-    for (auto* waiting : batch) commands.push_back(waiting->command);
-    batch_size_.Observe(static_cast<double>(batch.size()));
+    PAY_ASSERT(!batch.empty());
+    const domain::Atomicity atomicity = batch.front()->atomicity;
+    PAY_ASSERT(atomicity == domain::Atomicity::kIndependent || batch.size() == 1);
     BatchResult result;
+    std::size_t total = 0;
     try {
-        result = execute_(commands);
+        if (batch.size() == 1) {
+            batch_size_.Observe(static_cast<double>(batch.front()->commands.size()));
+            result = execute_(batch.front()->commands, atomicity);
+        } else {
+            std::vector<domain::Command> commands;
+            for (auto* waiting : batch) total += waiting->commands.size();
+            commands.reserve(total);
+            for (auto* waiting : batch) {
+                commands.insert(commands.end(), waiting->commands.begin(), waiting->commands.end());
+            }
+            batch_size_.Observe(static_cast<double>(commands.size()));
+            result = execute_(commands, atomicity);
+        }
     } catch (...) {
         for (auto* waiting : batch) waiting->promise.set_exception(std::current_exception());
         return;
     }
-    PAY_ASSERT(result.outcome.results.size() == batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch.size() == 1) {
+        batch.front()->promise.set_value(std::move(result));
+        return;
+    }
+    PAY_ASSERT(result.outcome.results.size() == total);
+    std::size_t next = 0;
+    for (auto* waiting : batch) {
         BatchResult own;
-        const auto& command_result = result.outcome.results[i];
-        own.outcome.results.push_back(command_result);
-        if (auto found = result.transactions.find(command_result.transaction_id);
-            found != result.transactions.end()) {
-            own.transactions.insert(*found);
+        for (std::size_t i = 0; i < waiting->commands.size(); ++i, ++next) {
+            const auto& command_result = result.outcome.results[next];
+            own.outcome.results.push_back(command_result);
+            if (auto found = result.transactions.find(command_result.transaction_id);
+                found != result.transactions.end()) {
+                own.transactions.insert(*found);
+            }
         }
-        batch[i]->promise.set_value(std::move(own));
+        waiting->promise.set_value(std::move(own));
     }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 
-// Group commit (the ledger throughput issue): concurrent single-command requests are coalesced
-// into one database transaction, so one commit (one fsync) and one row lock per account serve
+// Group commit (the ledger throughput issue): concurrent requests are coalesced into one
+// database transaction, so one commit (one fsync) and one row lock per account serve
 // many requests, and a hot account is written once per batch instead of once per request.
 
 #include <chrono>
@@ -39,7 +39,8 @@ struct GroupCommitSettings {
     // previous batch commits, which is batching enough).
     std::chrono::microseconds linger{0};
     // Commands waiting beyond this are refused at once (the caller answers 503) instead of
-    // queueing without bound.
+    // queueing without bound. A request of more commands than this is still taken when the
+    // queue is empty.
     std::size_t queue_max = 20'000;
 };
 
@@ -52,8 +53,9 @@ class CommitQueueFullError : public commons::DatabaseUnavailableError {
 
 class GroupCommitter {
   public:
-    // Executes a batch of independent commands in one database transaction.
-    using Execute = std::function<BatchResult(const std::vector<domain::Command>&)>;
+    // Executes commands in one database transaction, independent or all-or-nothing.
+    using Execute =
+        std::function<BatchResult(const std::vector<domain::Command>&, domain::Atomicity)>;
 
     // Starts the committer threads. `metrics` must outlive the committer.
     GroupCommitter(GroupCommitSettings settings, Execute execute, commons::Metrics& metrics);
@@ -68,6 +70,14 @@ class GroupCommitter {
     // when the queue is full or stopping.
     BatchResult Submit(domain::Command command);
 
+    // A request of several commands (the batch endpoint), through the same queue and
+    // committers, so concurrent batch requests never hold more database connections than
+    // there are committers. Independent requests share a database transaction with others
+    // (never split: one larger than batch_max runs alone); an all-or-nothing request runs
+    // alone. Returns this request's results in order and the transactions they name.
+    // Precondition: commands is not empty.
+    BatchResult Submit(std::vector<domain::Command> commands, domain::Atomicity atomicity);
+
     // Refuses new commands, finishes the queued ones, joins the threads. Idempotent.
     void Stop();
 
@@ -76,7 +86,8 @@ class GroupCommitter {
 
   private:
     struct Waiting {
-        domain::Command command;
+        std::vector<domain::Command> commands;
+        domain::Atomicity atomicity;
         std::promise<BatchResult> promise;
     };
 
@@ -89,6 +100,7 @@ class GroupCommitter {
     std::mutex mutex_;
     std::condition_variable arrived_;
     std::deque<Waiting*> queue_;
+    std::size_t queued_commands_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

@@ -26,12 +26,15 @@ struct FakeStore {
     test_support::Gate gate;
     std::mutex mutex;
     std::vector<std::vector<std::string>> batches;
+    std::vector<domain::Atomicity> atomicities;
 
-    BatchResult Execute(const std::vector<domain::Command>& commands) {
+    BatchResult Execute(const std::vector<domain::Command>& commands,
+                        domain::Atomicity atomicity = domain::Atomicity::kIndependent) {
         bool first = false;
         {
             std::lock_guard lock(mutex);
             first = batches.empty();
+            atomicities.push_back(atomicity);
             batches.emplace_back();
             for (const auto& c : commands) batches.back().push_back(IdOf(c));
         }
@@ -55,7 +58,11 @@ class GroupCommitTest : public ::testing::Test {
   protected:
     std::unique_ptr<GroupCommitter> Make(GroupCommitSettings settings) {
         return std::make_unique<GroupCommitter>(
-            settings, [this](const auto& commands) { return store_.Execute(commands); }, metrics_);
+            settings,
+            [this](const auto& commands, domain::Atomicity atomicity) {
+                return store_.Execute(commands, atomicity);
+            },
+            metrics_);
     }
     FakeStore store_;
     commons::Metrics metrics_;
@@ -148,6 +155,90 @@ TEST_F(GroupCommitTest, AFullQueueRefusesAtOnce) {
     queued.join();
     committer->Stop();
     EXPECT_THROW(committer->Submit(Create("t3")), CommitQueueFullError);
+}
+
+std::vector<domain::Command> Creates(const std::string& prefix, int count) {
+    std::vector<domain::Command> commands;
+    for (int i = 0; i < count; ++i) commands.push_back(Create(prefix + std::to_string(i)));
+    return commands;
+}
+
+TEST_F(GroupCommitTest, IndependentRequestsOfSeveralCommandsShareABatchAndGetTheirOwnResults) {
+    auto committer = Make({.committers = 1, .batch_max = 100});
+    std::thread first([&] { committer->Submit(Create("t0")); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    BatchResult a, b, c;
+    std::thread ta(
+        [&] { a = committer->Submit(Creates("a", 3), domain::Atomicity::kIndependent); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 3; }));
+    std::thread tb([&] { b = committer->Submit(Create("b0")); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 4; }));
+    std::thread tc(
+        [&] { c = committer->Submit(Creates("c", 2), domain::Atomicity::kIndependent); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 6; }));
+    store_.gate.Open();
+    for (auto* t : {&first, &ta, &tb, &tc}) t->join();
+    ASSERT_EQ(store_.batches.size(), 2u);
+    EXPECT_EQ(store_.batches[1], (std::vector<std::string>{"a0", "a1", "a2", "b0", "c0", "c1"}));
+    EXPECT_EQ(store_.atomicities[1], domain::Atomicity::kIndependent);
+    ASSERT_EQ(a.outcome.results.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(a.outcome.results[i].transaction_id, "a" + std::to_string(i));
+    }
+    EXPECT_EQ(a.transactions.size(), 3u);
+    ASSERT_EQ(b.outcome.results.size(), 1u);
+    EXPECT_EQ(b.outcome.results[0].transaction_id, "b0");
+    EXPECT_EQ(b.transactions.size(), 1u);
+    ASSERT_EQ(c.outcome.results.size(), 2u);
+    EXPECT_EQ(c.outcome.results[1].transaction_id, "c1");
+    EXPECT_FALSE(c.transactions.count("a0"));
+}
+
+TEST_F(GroupCommitTest, AnAllOrNothingRequestRunsAloneAndARequestIsNeverSplit) {
+    auto committer = Make({.committers = 1, .batch_max = 4});
+    std::thread first([&] { committer->Submit(Create("t0")); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    std::thread single_a([&] { committer->Submit(Create("s0")); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 1; }));
+    std::thread atomic([&] {
+        auto result = committer->Submit(Creates("x", 2), domain::Atomicity::kAllOrNothing);
+        EXPECT_EQ(result.outcome.results.size(), 2u);
+    });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 3; }));
+    std::thread single_b([&] { committer->Submit(Create("s1")); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 4; }));
+    std::thread large([&] {
+        auto result = committer->Submit(Creates("L", 6), domain::Atomicity::kIndependent);
+        EXPECT_EQ(result.outcome.results.size(), 6u);
+    });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 10; }));
+    store_.gate.Open();
+    for (auto* t : {&first, &single_a, &atomic, &single_b, &large}) t->join();
+    ASSERT_EQ(store_.batches.size(), 5u);
+    EXPECT_EQ(store_.batches[1], (std::vector<std::string>{"s0"}));  // stops before the atomic
+    EXPECT_EQ(store_.batches[2], (std::vector<std::string>{"x0", "x1"}));
+    EXPECT_EQ(store_.atomicities[2], domain::Atomicity::kAllOrNothing);
+    EXPECT_EQ(store_.batches[3], (std::vector<std::string>{"s1"}));  // 1 + 6 would pass 4
+    EXPECT_EQ(store_.batches[4].size(), 6u);  // larger than batch_max, taken whole
+    EXPECT_EQ(store_.atomicities[4], domain::Atomicity::kIndependent);
+}
+
+TEST_F(GroupCommitTest, TheQueueBoundCountsCommandsNotRequests) {
+    auto committer = Make({.committers = 1, .batch_max = 10, .queue_max = 4});
+    std::thread first([&] { committer->Submit(Create("t0")); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    std::thread three([&] { committer->Submit(Creates("a", 3), domain::Atomicity::kIndependent); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 3; }));
+    EXPECT_THROW(committer->Submit(Creates("b", 2), domain::Atomicity::kIndependent),
+                 CommitQueueFullError);
+    std::thread one([&] { committer->Submit(Create("c0")); });  // 3 + 1 fits
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 4; }));
+    store_.gate.Open();
+    for (auto* t : {&first, &three, &one}) t->join();
+    // An empty queue takes a request larger than the bound rather than refusing it forever.
+    EXPECT_EQ(committer->Submit(Creates("big", 6), domain::Atomicity::kIndependent)
+                  .outcome.results.size(),
+              6u);
 }
 
 }  // namespace

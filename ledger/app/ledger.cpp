@@ -29,8 +29,8 @@ Ledger::Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& l
     if (group_commit) {
         committer_ = std::make_unique<GroupCommitter>(
             *group_commit,
-            [this](const std::vector<domain::Command>& commands) {
-                return store_.ExecuteBatch(commands, domain::Atomicity::kIndependent, clock_());
+            [this](const std::vector<domain::Command>& commands, domain::Atomicity atomicity) {
+                return store_.ExecuteBatch(commands, atomicity, clock_());
             },
             metrics);
     }
@@ -92,10 +92,9 @@ CreateAccountOutcome Ledger::CreateAccount(NewAccount account) {
 
 BatchResult Ledger::Execute(const std::vector<domain::Command>& commands,
                             domain::Atomicity atomicity) {
-    BatchResult result =
-        committer_ && commands.size() == 1 && atomicity == domain::Atomicity::kIndependent
-            ? committer_->Submit(commands.front())
-            : store_.ExecuteBatch(commands, atomicity, clock_());
+    BatchResult result = committer_ && !commands.empty()
+                             ? committer_->Submit(commands, atomicity)
+                             : store_.ExecuteBatch(commands, atomicity, clock_());
     CountResults(commands, result);
     return result;
 }

@@ -43,8 +43,8 @@ enum class CurrencyStatus { kCreated, kExisting, kConflict, kInvalid };
 class Ledger {
   public:
     // `store`, `ids`, `logger` and `metrics` must outlive the ledger. Counts every command's
-    // outcome in ledger_commands_total{command, result}. Single commands are group-committed
-    // with `group_commit` (nullopt: each runs in its own database transaction).
+    // outcome in ledger_commands_total{command, result}. Requests are group-committed with
+    // `group_commit` (nullopt: each runs in its own database transaction).
     Ledger(LedgerStore& store, commons::IdGenerator& ids, commons::Logger& logger,
            commons::Metrics& metrics, Clock clock = SystemMicros,
            std::optional<GroupCommitSettings> group_commit = GroupCommitSettings{});
@@ -61,8 +61,9 @@ class Ledger {
     // Precondition: the currency is known (FindCurrency). An empty id gets an "acct_" one.
     CreateAccountOutcome CreateAccount(NewAccount account);
 
-    // Runs the commands at the clock's now. One independent command goes through group commit
-    // (coalesced with concurrent ones into one database transaction); batches run as given.
+    // Runs the commands at the clock's now, through group commit: independent requests are
+    // coalesced with concurrent ones into one database transaction, an all-or-nothing batch
+    // runs in one of its own; either way on one of the committers' connections.
     BatchResult Execute(const std::vector<domain::Command>& commands, domain::Atomicity atomicity);
 
     // Expires up to `limit` due pending transactions now; returns how many were expired.

@@ -7,8 +7,8 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
-#include <system_error>
 #include <nlohmann/json.hpp>
+#include <system_error>
 #include <thread>
 
 #include "commons/blocking_pool.hpp"

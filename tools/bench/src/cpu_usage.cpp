@@ -117,10 +117,9 @@ CpuUsage CpuBetween(const CpuSample& earlier, const CpuSample& later,
     for (const auto& name : names) {
         auto from = earlier.processes.find(name);
         auto to = later.processes.find(name);
-        const std::uint64_t ticks =
-            from == earlier.processes.end() || to == later.processes.end()
-                ? 0
-                : delta(from->second, to->second);
+        const std::uint64_t ticks = from == earlier.processes.end() || to == later.processes.end()
+                                        ? 0
+                                        : delta(from->second, to->second);
         usage.process_seconds.emplace_back(name, static_cast<double>(ticks) / ticks_per_second);
     }
     return usage;

@@ -61,7 +61,7 @@ TEST(CpuBetween, ReportsSharesAndSecondsPerName) {
     earlier.processes = {{"svc", 50}, {"db", 500}};
     CpuSample later;
     later.at = std::chrono::steady_clock::time_point(12s);
-    later.machine = {250, 150, 100};  // +150 busy, +50 idle, +100 steal
+    later.machine = {250, 150, 100};                // +150 busy, +50 idle, +100 steal
     later.processes = {{"svc", 150}, {"db", 400}};  // db went down: a backend exited
 
     const CpuUsage usage = CpuBetween(earlier, later, {"svc", "db", "gone"}, 100);

@@ -82,8 +82,8 @@ std::string FormatLedgerSummaryText(const std::vector<LedgerSummaryRow>& rows,
         }
         out += '\n';
     }
-    const auto watched = std::find_if(rows.begin(), rows.end(),
-                                      [](const LedgerSummaryRow& row) { return row.cpu; });
+    const auto watched =
+        std::find_if(rows.begin(), rows.end(), [](const LedgerSummaryRow& row) { return row.cpu; });
     if (watched == rows.end()) return out;
     out += "  cpu per transaction (microseconds, over the measured window):\n";
     std::snprintf(line, sizeof line, "  %-10s", "scenario");

@@ -128,8 +128,7 @@ TEST(FormatLedgerSummaryText, AddsACpuTableWhenWatched) {
 
 TEST(FormatLedgerJson, AddsCpuPerTransactionWhenWatched) {
     RunReport report{"ledger", "cpu", {}, {Result("uniform", 2000, 1s)}};
-    const auto json =
-        nlohmann::json::parse(FormatLedgerJson(report, {RowWithCpu(1000)}, {}));
+    const auto json = nlohmann::json::parse(FormatLedgerJson(report, {RowWithCpu(1000)}, {}));
     const auto& cpu = json["summary"][0]["cpu"];
     EXPECT_DOUBLE_EQ(cpu["window_s"].get<double>(), 2.0);
     EXPECT_DOUBLE_EQ(cpu["steal_share"].get<double>(), 0.25);
