@@ -5,6 +5,7 @@
 
 #include "commons/assert.hpp"
 #include "commons/crypto.hpp"
+#include "commons/text.hpp"
 
 namespace webhook::domain {
 namespace {
@@ -86,11 +87,7 @@ commons::Result<StripeSignatureHeader, StripeSignatureError> ParseStripeSignatur
     if (header.size() > kStripeSignatureHeaderBytesMax) return StripeSignatureError::kMalformed;
     StripeSignatureHeader parsed;
     bool have_timestamp = false;
-    std::size_t at = 0;
-    while (at <= header.size()) {
-        const std::size_t comma = std::min(header.find(',', at), header.size());
-        const std::string_view item = header.substr(at, comma - at);
-        at = comma + 1;
+    for (const std::string_view item : commons::Split(header, ',')) {
         const std::size_t equals = item.find('=');
         if (equals == std::string_view::npos || equals == 0) {
             return StripeSignatureError::kMalformed;
@@ -196,12 +193,8 @@ bool VerifyStandardWebhook(std::string_view key, std::string_view message_id,
     if (!timestamp || !WithinTolerance(*timestamp, now_unix, tolerance_seconds)) return false;
     const std::string expected = StandardWebhookSignature(key, message_id, *timestamp, body);
     bool matched = false;
-    std::size_t at = 0;
-    while (at < signature_header.size()) {
-        std::size_t space = std::min(signature_header.find(' ', at), signature_header.size());
-        const std::string_view candidate = signature_header.substr(at, space - at);
+    for (const std::string_view candidate : commons::Split(signature_header, ' ')) {
         matched = commons::ConstantTimeEquals(expected, candidate) || matched;
-        at = space + 1;
     }
     return matched;
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "commons/text.hpp"
+
 namespace bench {
 namespace {
 
@@ -26,10 +28,7 @@ commons::Result<std::vector<std::string>, UsageError> ParseProcessNames(std::str
     constexpr std::size_t kCommBytesMax = 15;
     std::vector<std::string> names;
     if (value == "none") return names;
-    std::size_t at = 0;
-    while (at <= value.size()) {
-        const std::size_t comma = std::min(value.find(',', at), value.size());
-        const std::string_view name = value.substr(at, comma - at);
+    for (const std::string_view name : commons::Split(value, ',')) {
         if (name.empty() || name.size() > kCommBytesMax ||
             name.find_first_of("/ \t") != std::string_view::npos) {
             return UsageError{"--cpu-of " + std::string(value) +
@@ -39,7 +38,6 @@ commons::Result<std::vector<std::string>, UsageError> ParseProcessNames(std::str
         if (std::find(names.begin(), names.end(), name) == names.end()) {
             names.emplace_back(name);
         }
-        at = comma + 1;
     }
     if (names.size() > kNamesMax) {
         return UsageError{"--cpu-of: at most " + std::to_string(kNamesMax) + " process names"};

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commons/assert.hpp"
+#include "commons/text.hpp"
 
 namespace bench {
 namespace {
@@ -84,11 +85,7 @@ commons::Result<std::vector<LedgerScenario>, std::string> ParseLedgerScenarios(
             scenarios.push_back(scenario);
         }
     };
-    std::size_t position = 0;
-    for (;;) {
-        const std::size_t comma = list.find(',', position);
-        const std::string_view name = list.substr(
-            position, comma == std::string_view::npos ? std::string_view::npos : comma - position);
+    for (const std::string_view name : commons::Split(list, ',')) {
         if (name.empty()) {
             return std::string("empty scenario name in \"") + std::string(list) +
                    "\"; expected a comma-separated list of uniform, hot, batch, naive, "
@@ -106,8 +103,6 @@ commons::Result<std::vector<LedgerScenario>, std::string> ParseLedgerScenarios(
             }
             add(*found);
         }
-        if (comma == std::string_view::npos) break;
-        position = comma + 1;
     }
     return scenarios;
 }
