@@ -619,23 +619,29 @@ void StreamConsumer::DeadLetter(const Message& message, std::string_view reason)
                    {"dead_letter_stream", settings_.dead_letter_stream}});
 }
 
-bool StreamConsumer::Deliver(const Message& message, const Handler& handler) {
+std::optional<Event> StreamConsumer::Prepare(const Message& message) {
     if (message.fields.empty()) {
         // The entry was trimmed from the stream while pending: there is nothing left to handle.
         Ack(message.stream_id);
-        return false;
+        return std::nullopt;
     }
     if (message.delivery_count > settings_.deliveries_max) {
         DeadLetter(message, "deliveries_max");
-        return false;
+        return std::nullopt;
     }
     std::optional<Event> event = ParseEnvelope(FieldValue(message.fields, "envelope"));
     if (!event) {
         DeadLetter(message, "malformed");
-        return false;
+        return std::nullopt;
     }
     event->stream_id = message.stream_id;
     event->delivery_count = message.delivery_count;
+    return event;
+}
+
+bool StreamConsumer::Deliver(const Message& message, const Handler& handler) {
+    std::optional<Event> event = Prepare(message);
+    if (!event) return false;
     auto log_failure = [&](const std::exception& error) {
         failed_.Increment();
         logger_.Warn("event handler failed; the message stays pending",
@@ -680,16 +686,68 @@ std::size_t StreamConsumer::PollOnce(const Handler& handler) {
 }
 
 void StreamConsumer::Start(Handler handler) {
-    worker_.Start([this, handler = std::move(handler)] { Run(handler); });
+    worker_.Start([this, handler = std::move(handler)] {
+        Run([this, &handler] { return PollOnce(handler); });
+    });
+}
+
+std::size_t StreamConsumer::DeliverBatch(const std::vector<Message>& messages,
+                                         const BatchHandler& handler) {
+    std::vector<Event> events;
+    for (const auto& message : messages) {
+        if (auto event = Prepare(message)) events.push_back(std::move(*event));
+    }
+    if (events.empty()) return 0;
+    auto log_failure = [&](const std::exception& error) {
+        failed_.Increment(static_cast<double>(events.size()));
+        logger_.Warn("event batch handler failed; the messages stay pending",
+                     {{"events", events.size()},
+                      {"first_event_id", events.front().id},
+                      {"group", settings_.group},
+                      {"error", error.what()}});
+    };
+    try {
+        handler(events);
+    } catch (const DatabaseUnavailableError& error) {
+        log_failure(error);
+        throw;
+    } catch (const RedisUnavailableError& error) {
+        log_failure(error);
+        throw;
+    } catch (const std::exception& error) {
+        log_failure(error);
+        return 0;
+    }
+    std::vector<std::string> args{"XACK", settings_.stream, settings_.group};
+    for (const auto& event : events) args.push_back(event.stream_id);
+    RedisReply reply = redis_.Command(args, RedisRetry::kRetryOnce);
+    if (reply.is_error()) throw RedisUnavailableError("XACK refused: " + reply.text);
+    handled_.Increment(static_cast<double>(events.size()));
+    return events.size();
+}
+
+std::size_t StreamConsumer::PollBatchOnce(const BatchHandler& handler) {
+    std::lock_guard lock(poll_mutex_);
+    EnsureGroup();
+    const std::vector<Message> reclaimed = Reclaim();
+    std::size_t handled = DeliverBatch(reclaimed, handler);
+    handled += DeliverBatch(ReadNew(reclaimed.empty()), handler);
+    return handled;
+}
+
+void StreamConsumer::StartBatch(BatchHandler handler) {
+    worker_.Start([this, handler = std::move(handler)] {
+        Run([this, &handler] { return PollBatchOnce(handler); });
+    });
 }
 
 void StreamConsumer::Stop() { worker_.Stop(); }
 
-void StreamConsumer::Run(const Handler& handler) {
+void StreamConsumer::Run(const std::function<std::size_t()>& poll) {
     Backoff backoff(settings_.backoff_initial, settings_.backoff_max);
     while (!worker_.stopping()) {
         try {
-            PollOnce(handler);
+            poll();
             if (backoff.failures() > 0) {
                 logger_.Info("stream consumer recovered",
                              {{"stream", settings_.stream},

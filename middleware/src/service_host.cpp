@@ -258,7 +258,8 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
     idempotency.StartPurging();
     commons::http::Server server(
         settings.http, router,
-        StandardPipeline({ids, logger, request_metrics, api_keys, rate_limiter, &idempotency}),
+        StandardPipeline({ids, logger, request_metrics, api_keys, rate_limiter, &idempotency,
+                          service.public_route_prefixes}),
         blocking_pool, logger);
     commons::OutboxRelay relay(database.primary(), redis, settings.relay, logger, metrics);
     relay.Start();

@@ -296,6 +296,15 @@ class StreamConsumer {
     // Runs PollOnce(handler) in a background thread, backing off with jitter while it throws.
     // Precondition: not started.
     void Start(Handler handler);
+
+    // The batch form, for handlers that store a whole read in one transaction: the events of
+    // one read (re-claimed and new ones separately) go to one call, and are acked together
+    // (one XACK) when it returns. When it throws, every event of the call stays pending;
+    // DatabaseUnavailableError and RedisUnavailableError are rethrown as in PollOnce.
+    using BatchHandler = std::function<void(const std::vector<Event>&)>;
+    std::size_t PollBatchOnce(const BatchHandler& handler);
+    // Runs PollBatchOnce(handler) in a background thread. Precondition: not started.
+    void StartBatch(BatchHandler handler);
     // Stops the loop and joins it: returns within about one `block` plus one handler call.
     void Stop();
 
@@ -308,7 +317,10 @@ class StreamConsumer {
         std::int64_t delivery_count = 1;
     };
 
-    void Run(const Handler& handler);
+    void Run(const std::function<std::size_t()>& poll);
+    // The event of `message`, or nullopt when it was trimmed (acked) or is dead-lettered.
+    std::optional<Event> Prepare(const Message& message);
+    std::size_t DeliverBatch(const std::vector<Message>& messages, const BatchHandler& handler);
     void EnsureGroup();
     void CreateGroup();
     RedisReply GroupCommand(const std::vector<std::string>& args);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "commons/http/types.hpp"
@@ -33,6 +34,9 @@ struct PipelineParts {
     ApiKeyStore& api_keys;
     RateLimiter& rate_limiter;
     IdempotencyStore* idempotency;  // nullptr: Idempotency-Key is not honoured
+    // Paths under /v1/ that need no API key because they authenticate otherwise (webhook intake
+    // checks a signature).
+    std::vector<std::string> public_route_prefixes = {};
 };
 
 // The request pipeline of every service, outermost first. This is the one place its order is

@@ -69,6 +69,8 @@ struct ServiceDefinition {
     std::function<std::unique_ptr<ServiceParts>(ServiceContext&, commons::http::Router&)>
         add_routes;
     std::vector<ServiceCommand> commands;
+    // Paths under /v1/ served without an API key (see Authentication).
+    std::vector<std::string> public_route_prefixes;
 };
 
 // The shared composition root of every service binary:

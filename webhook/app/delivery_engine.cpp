@@ -1,0 +1,311 @@
+#include "webhook/app/delivery_engine.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <random>
+
+#include "commons/http/client.hpp"
+#include "commons/log.hpp"
+#include "commons/metrics.hpp"
+#include "webhook/domain/signatures.hpp"
+
+namespace webhook::app {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string_view OutcomeName(domain::AttemptOutcome outcome) {
+    switch (outcome) {
+        case domain::AttemptOutcome::kSucceeded:
+            return "succeeded";
+        case domain::AttemptOutcome::kFailed:
+            return "failed";
+        case domain::AttemptOutcome::kGone:
+            return "gone";
+        case domain::AttemptOutcome::kThrottled:
+            return "throttled";
+    }
+    return "failed";
+}
+
+commons::http::ClientSettings ClientSettingsFor(const EngineSettings& settings) {
+    commons::http::ClientSettings client;
+    client.connect_timeout = settings.connect_timeout;
+    client.request_timeout = settings.request_timeout;
+    client.connections_per_host_max = settings.senders;
+    client.response_body_bytes_max = settings.response_body_bytes_max;
+    client.attempts_max = 1;  // our own schedule retries, not the client
+    client.address_policy = settings.allow_private_targets
+                                ? commons::http::AddressPolicy::kAllowAll
+                                : commons::http::AddressPolicy::kPublicOnly;
+    client.ca_file = settings.ca_file;
+    client.user_agent = "payments-platform-webhooks/1";
+    return client;
+}
+
+}  // namespace
+
+domain::Micros SystemMicros() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct DeliveryEngine::Counters {
+    explicit Counters(commons::Metrics& metrics)
+        : attempts(prometheus::BuildCounter()
+                       .Name("webhook_attempts_total")
+                       .Help("Delivery attempts by outcome: succeeded, failed, gone, throttled")
+                       .Register(metrics.registry())),
+          record_failures(prometheus::BuildCounter()
+                              .Name("webhook_engine_failures_total")
+                              .Help("Failed claim or record transactions of the delivery engine")
+                              .Register(metrics.registry())),
+          latency(prometheus::BuildHistogram()
+                      .Name("webhook_attempt_duration_seconds")
+                      .Help("Time from sending a delivery to its response or failure")
+                      .Register(metrics.registry())
+                      .Add({}, prometheus::Histogram::BucketBoundaries{
+                                   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15})) {}
+
+    prometheus::Family<prometheus::Counter>& attempts;
+    prometheus::Family<prometheus::Counter>& record_failures;
+    prometheus::Histogram& latency;
+};
+
+DeliveryEngine::DeliveryEngine(store::PgWebhookStore& store, EngineSettings settings, Clock clock,
+                               commons::Logger& logger, commons::Metrics& metrics)
+    : store_(store),
+      settings_(std::move(settings)),
+      clock_(std::move(clock)),
+      logger_(logger),
+      client_(std::make_unique<commons::http::HttpClient>(ClientSettingsFor(settings_), logger)),
+      counters_(std::make_unique<Counters>(metrics)) {}
+
+DeliveryEngine::~DeliveryEngine() { Stop(); }
+
+void DeliveryEngine::Start() {
+    dispatcher_ = std::thread([this] { Dispatch(); });
+    for (std::size_t i = 0; i < settings_.senders; ++i) {
+        senders_.emplace_back([this] { SendLoop(); });
+    }
+    recorder_ = std::thread([this] { RecordLoop(); });
+}
+
+void DeliveryEngine::Stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ && !dispatcher_.joinable()) return;
+        stopping_ = true;
+    }
+    dispatcher_wakeup_.notify_all();
+    senders_wakeup_.notify_all();
+    if (dispatcher_.joinable()) dispatcher_.join();
+    for (auto& sender : senders_) sender.join();
+    senders_.clear();
+    {
+        std::lock_guard lock(mutex_);
+        senders_done_ = true;
+    }
+    recorder_wakeup_.notify_all();
+    if (recorder_.joinable()) recorder_.join();
+}
+
+void DeliveryEngine::Wake() {
+    {
+        std::lock_guard lock(mutex_);
+        wake_ = true;
+    }
+    dispatcher_wakeup_.notify_one();
+}
+
+void DeliveryEngine::Dispatch() {
+    // Claim when a quarter of the slots are free (or on a wake-up): one claim transaction per
+    // batch, not per finished attempt.
+    const std::size_t claim_at = std::max<std::size_t>(1, settings_.senders / 4);
+    std::chrono::milliseconds backoff{0};
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        auto free = [&] { return settings_.senders - std::min(settings_.senders, to_send_.size() + sending_); };
+        dispatcher_wakeup_.wait_for(lock, backoff.count() > 0 ? backoff : settings_.poll_interval,
+                                    [&] {
+                                        return stopping_ || (backoff.count() == 0 &&
+                                                             ((wake_ && free() > 0) ||
+                                                              free() >= claim_at));
+                                    });
+        if (stopping_) break;
+        const std::size_t slots = free();
+        if (slots == 0) continue;
+        wake_ = false;
+        const auto steady_now = std::chrono::steady_clock::now();
+        std::vector<std::string> excluded;
+        for (auto it = paused_endpoints_.begin(); it != paused_endpoints_.end();) {
+            if (it->second <= steady_now) {
+                it = paused_endpoints_.erase(it);
+            } else {
+                excluded.push_back(it->first);
+                ++it;
+            }
+        }
+        lock.unlock();
+        store::ClaimSettings claim;
+        claim.limit = std::min(slots, settings_.claim_batch_max);
+        claim.lease_us = static_cast<domain::Micros>(settings_.lease.count()) * 1000;
+        claim.default_max_in_flight = settings_.default_max_in_flight;
+        claim.health = settings_.record.health;
+        store::ClaimResult result;
+        bool failed = false;
+        try {
+            result = store_.Claim(clock_(), excluded, claim);
+        } catch (const std::exception& error) {
+            failed = true;
+            counters_->record_failures.Add({{"step", "claim"}}).Increment();
+            if (backoff.count() == 0) {
+                logger_.Warn("cannot claim deliveries; retrying with backoff",
+                             {{"error", error.what()}});
+            }
+        }
+        lock.lock();
+        if (failed) {
+            backoff = std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
+            continue;
+        }
+        backoff = 0ms;
+        const auto pause_until = std::chrono::steady_clock::now() + settings_.saturated_pause;
+        for (const auto& endpoint : result.saturated_endpoints) {
+            paused_endpoints_[endpoint] = pause_until;
+        }
+        const bool full = result.deliveries.size() == claim.limit;
+        for (auto& delivery : result.deliveries) to_send_.push_back(std::move(delivery));
+        if (!result.deliveries.empty()) senders_wakeup_.notify_all();
+        // A full batch suggests more is due: look again as soon as slots allow.
+        if (full) wake_ = true;
+    }
+}
+
+void DeliveryEngine::SendLoop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        senders_wakeup_.wait(lock, [&] { return stopping_ || !to_send_.empty(); });
+        if (stopping_) return;  // unsent claims are left to their leases
+        store::ClaimedDelivery delivery = std::move(to_send_.front());
+        to_send_.pop_front();
+        ++sending_;
+        lock.unlock();
+        store::AttemptResult result = Attempt(delivery);
+        lock.lock();
+        --sending_;
+        to_record_.push_back(std::move(result));
+        recorder_wakeup_.notify_one();
+        dispatcher_wakeup_.notify_one();
+    }
+}
+
+void DeliveryEngine::RecordLoop() {
+    std::mt19937_64 random{std::random_device{}()};
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const std::function<double()> unit_random = [&] { return unit(random); };
+    std::chrono::milliseconds backoff{0};
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        recorder_wakeup_.wait_for(lock, backoff.count() > 0 ? backoff : 1h, [&] {
+            return backoff.count() == 0 && (!to_record_.empty() || senders_done_);
+        });
+        if (to_record_.empty()) {
+            if (senders_done_) return;
+            continue;
+        }
+        std::vector<store::AttemptResult> batch;
+        while (!to_record_.empty() && batch.size() < settings_.record_batch_max) {
+            batch.push_back(std::move(to_record_.front()));
+            to_record_.pop_front();
+        }
+        lock.unlock();
+        bool recorded = false;
+        try {
+            store_.RecordResults(batch, settings_.record, unit_random);
+            recorded = true;
+        } catch (const std::exception& error) {
+            counters_->record_failures.Add({{"step", "record"}}).Increment();
+            logger_.Warn("cannot record delivery attempts; retrying with backoff",
+                         {{"error", error.what()}, {"attempts", batch.size()}});
+        }
+        lock.lock();
+        if (!recorded) {
+            // Kept in order for the next try; if the leases end first, another replica sends
+            // those deliveries again and these records are refused by the lease check.
+            for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+                to_record_.push_front(std::move(*it));
+            }
+            if (senders_done_ && stopping_ && backoff >= 2s) {
+                logger_.Error("giving up recording attempts at shutdown; their leases will expire",
+                              {{"attempts", to_record_.size()}});
+                return;
+            }
+            backoff = std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
+            continue;
+        }
+        backoff = 0ms;
+        wake_ = true;
+        dispatcher_wakeup_.notify_one();
+    }
+}
+
+store::AttemptResult DeliveryEngine::Attempt(const store::ClaimedDelivery& delivery) {
+    store::AttemptResult result;
+    result.delivery_id = delivery.delivery_id;
+    result.endpoint_id = delivery.endpoint_id;
+    result.lease_token = delivery.lease_token;
+    result.step = delivery.step;
+    result.started_us = clock_();
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<std::string> keys;
+    for (const auto& secret : delivery.secrets) {
+        if (auto key = domain::DecodeWebhookSecret(secret)) keys.push_back(std::move(*key));
+    }
+    domain::AttemptOutcome outcome = domain::AttemptOutcome::kFailed;
+    if (keys.empty()) {
+        result.error = "no_signing_secret: the endpoint has no valid secret";
+    } else {
+        commons::http::ClientRequest request;
+        request.method = commons::http::Method::kPost;
+        request.url = delivery.url;
+        const std::int64_t timestamp = result.started_us / domain::kMicrosPerSecond;
+        request.headers = {
+            {"Content-Type", "application/json"},
+            {"webhook-id", delivery.event_id},
+            {"webhook-timestamp", std::to_string(timestamp)},
+            {"webhook-signature", domain::StandardWebhookSignatureHeader(
+                                      keys, delivery.event_id, timestamp, delivery.payload)}};
+        request.body = delivery.payload;
+        request.retry = commons::http::RetryPolicy::kNever;
+        request.deadline = started + settings_.request_timeout;
+        request.oversized_body = commons::http::OversizedBody::kTruncate;
+        try {
+            auto response = client_->Send(request);
+            result.status_code = response.status;
+            result.response_body = std::move(response.body);
+            if (result.response_body.size() > settings_.response_body_bytes_max) {
+                result.response_body.resize(settings_.response_body_bytes_max);
+            }
+            if (auto retry_after = response.Header("retry-after")) {
+                result.retry_after_seconds = domain::ParseRetryAfterSeconds(*retry_after);
+            }
+            outcome = domain::ClassifyStatus(response.status);
+        } catch (const commons::http::ClientError& error) {
+            result.error = std::string(commons::http::ClientErrorKindName(error.kind())) + ": " +
+                           error.what();
+        }
+    }
+    result.finished_us = std::max(clock_(), result.started_us);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    counters_->latency.Observe(seconds);
+    counters_->attempts.Add({{"outcome", std::string(OutcomeName(outcome))}}).Increment();
+    return result;
+}
+
+}  // namespace webhook::app

@@ -1,0 +1,117 @@
+#pragma once
+
+// The delivery engine: claims due deliveries from PostgreSQL under a lease, sends them signed
+// per the Standard Webhooks spec, and records each attempt's outcome (docs/webhook.md,
+// "Delivery").
+//
+//   dispatcher (1 thread)  claims batches of due deliveries, as many as there are free send
+//                          slots, leaving out endpoints found saturated a moment ago;
+//   senders (N threads)    one HTTP attempt each, no redirects, bounded time and body;
+//   recorder (1 thread)    writes finished attempts in batches, then wakes the dispatcher
+//                          (an ordered endpoint's next delivery waits for that record).
+//
+// PostgreSQL is the truth: a delivery is in flight only while its lease holds, so a crashed
+// replica's deliveries are sent again by another once their leases expire, and two replicas
+// never hold the same delivery at once.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "webhook/domain/policy.hpp"
+#include "webhook/store/webhook_store.hpp"
+
+namespace commons {
+class Logger;
+class Metrics;
+namespace http {
+class HttpClient;
+}
+}  // namespace commons
+
+namespace webhook::app {
+
+struct EngineSettings {
+    std::size_t senders = 64;           // attempts in flight per replica
+    std::size_t claim_batch_max = 200;  // deliveries per claim transaction
+    std::size_t record_batch_max = 500;
+    std::chrono::milliseconds poll_interval{250};  // how soon another replica's work is seen
+    // A claimed delivery is ours this long. Must exceed the request timeout by a margin, so a
+    // lease never ends while its attempt can still be running.
+    std::chrono::milliseconds lease{60'000};
+    std::chrono::milliseconds connect_timeout{5'000};
+    std::chrono::milliseconds request_timeout{15'000};
+    std::size_t response_body_bytes_max = 4096;  // read and logged; the rest is dropped
+    bool allow_private_targets = false;
+    std::string ca_file;  // empty: the system's trusted CAs
+    std::int32_t default_max_in_flight = 32;
+    // An endpoint left saturated (in-flight bound or rate limit) is skipped this long.
+    std::chrono::milliseconds saturated_pause{50};
+    store::RecordSettings record;  // schedule, Retry-After bound, health policy
+};
+
+class DeliveryEngine {
+  public:
+    using Clock = std::function<domain::Micros()>;  // microseconds since the Unix epoch
+
+    // `store`, `logger` and `metrics` must outlive the engine. Throws std::runtime_error when
+    // the CA file cannot be loaded.
+    DeliveryEngine(store::PgWebhookStore& store, EngineSettings settings, Clock clock,
+                   commons::Logger& logger, commons::Metrics& metrics);
+    ~DeliveryEngine();  // Stop()s
+    DeliveryEngine(const DeliveryEngine&) = delete;
+    DeliveryEngine& operator=(const DeliveryEngine&) = delete;
+
+    void Start();
+    // Stops claiming, lets attempts in flight finish (bounded by the request timeout), records
+    // them and joins. Claimed deliveries not yet sent are left to their leases. Idempotent.
+    void Stop();
+    // New deliveries may be due (intake, retry, recover, an injected clock moved): claim now.
+    void Wake();
+
+    const EngineSettings& settings() const { return settings_; }
+
+  private:
+    struct Counters;
+
+    void Dispatch();
+    void SendLoop();
+    void RecordLoop();
+    store::AttemptResult Attempt(const store::ClaimedDelivery& delivery);
+
+    store::PgWebhookStore& store_;
+    EngineSettings settings_;
+    Clock clock_;
+    commons::Logger& logger_;
+    std::unique_ptr<commons::http::HttpClient> client_;
+    std::unique_ptr<Counters> counters_;
+
+    std::mutex mutex_;
+    std::condition_variable dispatcher_wakeup_;
+    std::condition_variable senders_wakeup_;
+    std::condition_variable recorder_wakeup_;
+    bool stopping_ = false;
+    bool senders_done_ = false;
+    bool wake_ = false;
+    std::deque<store::ClaimedDelivery> to_send_;
+    std::size_t sending_ = 0;
+    std::deque<store::AttemptResult> to_record_;
+    std::map<std::string, std::chrono::steady_clock::time_point> paused_endpoints_;
+
+    std::thread dispatcher_;
+    std::vector<std::thread> senders_;
+    std::thread recorder_;
+};
+
+// Microseconds since the Unix epoch from the system clock.
+domain::Micros SystemMicros();
+
+}  // namespace webhook::app

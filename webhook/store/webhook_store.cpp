@@ -1,0 +1,789 @@
+#include "webhook/store/webhook_store.hpp"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "commons/db_transaction.hpp"
+#include "commons/events.hpp"
+#include "commons/ids.hpp"
+#include "commons/pg_array.hpp"
+
+namespace webhook::store {
+
+namespace {
+
+std::string WithSchema(std::string sql, const std::string& schema) {
+    for (std::size_t at = sql.find("{S}"); at != std::string::npos; at = sql.find("{S}", at)) {
+        sql.replace(at, 3, schema);
+    }
+    return sql;
+}
+
+constexpr const char* kEndpointColumns =
+    "id, url, description, event_types, enabled, coalesce(disabled_reason, ''), "
+    "rate_limit_per_second, max_in_flight, ordered, consecutive_failures, failing_since_us, "
+    "circuit_open_until_us, created_us, updated_us";
+
+template <typename T>
+std::optional<T> Optional(const pqxx::field& field) {
+    if (field.is_null()) return std::nullopt;
+    return field.as<T>();
+}
+
+std::vector<std::string> TextArray(const pqxx::field& field) {
+    std::vector<std::string> out;
+    for (auto& value : commons::ParsePgArray(field.c_str())) out.push_back(value.value_or(""));
+    return out;
+}
+
+EndpointRecord ReadEndpoint(const pqxx::row& row) {
+    EndpointRecord e;
+    e.id = row[0].as<std::string>();
+    e.url = row[1].as<std::string>();
+    e.description = row[2].as<std::string>();
+    e.event_types = TextArray(row[3]);
+    e.enabled = row[4].as<bool>();
+    e.disabled_reason = row[5].as<std::string>();
+    e.rate_limit_per_second = Optional<std::int32_t>(row[6]);
+    e.max_in_flight = Optional<std::int32_t>(row[7]);
+    e.ordered = row[8].as<bool>();
+    e.health.consecutive_failures = row[9].as<std::int32_t>();
+    e.health.failing_since = Optional<Micros>(row[10]);
+    e.health.circuit_open_until = Optional<Micros>(row[11]);
+    e.created_us = row[12].as<Micros>();
+    e.updated_us = row[13].as<Micros>();
+    return e;
+}
+
+constexpr const char* kDeliveryColumns =
+    "d.id, d.event_id, ev.type, d.endpoint_id, d.status, d.attempts, d.next_attempt_us, "
+    "d.last_status_code, coalesce(d.last_error, ''), d.created_us, d.completed_us";
+
+DeliveryRecord ReadDelivery(const pqxx::row& row) {
+    DeliveryRecord d;
+    d.id = row[0].as<std::string>();
+    d.event_id = row[1].as<std::string>();
+    d.event_type = row[2].as<std::string>();
+    d.endpoint_id = row[3].as<std::string>();
+    d.status = row[4].as<std::string>();
+    d.attempts = row[5].as<std::int32_t>();
+    if (d.status == "pending") d.next_attempt_us = row[6].as<Micros>();
+    d.last_status_code = Optional<std::int32_t>(row[7]);
+    d.last_error = row[8].as<std::string>();
+    d.created_us = row[9].as<Micros>();
+    d.completed_us = Optional<Micros>(row[10]);
+    return d;
+}
+
+constexpr const char* kAttemptColumns =
+    "id, delivery_id, endpoint_id, attempted_us, status_code, latency_us, coalesce(error, ''), "
+    "response_body";
+
+AttemptRecord ReadAttempt(const pqxx::row& row) {
+    AttemptRecord a;
+    a.id = row[0].as<std::int64_t>();
+    a.delivery_id = row[1].as<std::string>();
+    a.endpoint_id = row[2].as<std::string>();
+    a.attempted_us = row[3].as<Micros>();
+    a.status_code = Optional<std::int32_t>(row[4]);
+    a.latency_us = row[5].as<Micros>();
+    a.error = row[6].as<std::string>();
+    a.response_body = row[7].as<std::string>();
+    return a;
+}
+
+std::vector<EndpointSecret> ReadSecrets(pqxx::dbtransaction& tx, const std::string& schema,
+                                        const std::string& id, Micros now) {
+    std::vector<EndpointSecret> secrets;
+    for (const auto& row : tx.exec_params(
+             WithSchema("SELECT secret, created_us, expires_us FROM {S}.endpoint_secrets "
+                        "WHERE endpoint_id = $1 AND (expires_us IS NULL OR expires_us > $2) "
+                        "ORDER BY created_us DESC",
+                        schema),
+             id, now)) {
+        secrets.push_back({row[0].as<std::string>(), row[1].as<Micros>(),
+                           Optional<Micros>(row[2])});
+    }
+    return secrets;
+}
+
+// Optional limits travel as 0 for "none" (both columns are NULL or positive).
+std::int32_t OrZero(const std::optional<std::int32_t>& value) { return value.value_or(0); }
+
+std::string_view DisableReasonName(domain::DisableReason reason) {
+    switch (reason) {
+        case domain::DisableReason::kGone:
+            return "gone";
+        case domain::DisableReason::kFailing:
+            return "failing";
+        case domain::DisableReason::kNone:
+            break;
+    }
+    return "";
+}
+
+}  // namespace
+
+PgWebhookStore::PgWebhookStore(commons::ConnectionPool& pool, std::string schema,
+                               commons::Outbox& outbox, commons::IdGenerator& ids)
+    : pool_(pool), schema_(std::move(schema)), outbox_(outbox), ids_(ids) {}
+
+EndpointRecord PgWebhookStore::CreateEndpoint(const NewEndpoint& endpoint,
+                                              const std::string& secret, Micros now) {
+    const std::string id = ids_.Next("we");
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto row = tx.exec_params1(
+            WithSchema(std::string("INSERT INTO {S}.endpoints (id, url, description, event_types, "
+                                   "enabled, disabled_reason, rate_limit_per_second, "
+                                   "max_in_flight, ordered, created_us, updated_us) VALUES ($1, "
+                                   "$2, $3, $4::text[], $5, CASE WHEN $5 THEN NULL ELSE 'manual' "
+                                   "END, NULLIF($6, 0), NULLIF($7, 0), $8, $9, $9) RETURNING ") +
+                           kEndpointColumns,
+                       schema_),
+            id, endpoint.url, endpoint.description, commons::PgArray(endpoint.event_types),
+            endpoint.enabled, OrZero(endpoint.rate_limit_per_second),
+            OrZero(endpoint.max_in_flight), endpoint.ordered, now);
+        tx.exec_params0(WithSchema("INSERT INTO {S}.endpoint_secrets (endpoint_id, secret, "
+                                   "created_us) VALUES ($1, $2, $3)",
+                                   schema_),
+                        id, secret, now);
+        return ReadEndpoint(row);
+    });
+}
+
+std::optional<EndpointRecord> PgWebhookStore::FindEndpoint(const std::string& id) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto rows = tx.exec_params(WithSchema(std::string("SELECT ") + kEndpointColumns +
+                                                  " FROM {S}.endpoints WHERE id = $1 AND "
+                                                  "deleted_us IS NULL",
+                                              schema_),
+                                   id);
+        return rows.empty() ? std::nullopt : std::optional<EndpointRecord>(ReadEndpoint(rows[0]));
+    });
+}
+
+Page<EndpointRecord> PgWebhookStore::ListEndpoints(std::size_t limit,
+                                                   const std::string& starting_after) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        Page<EndpointRecord> page;
+        auto rows = tx.exec_params(
+            WithSchema(std::string("SELECT ") + kEndpointColumns +
+                           " FROM {S}.endpoints WHERE deleted_us IS NULL AND ($1 = '' OR id < $1) "
+                           "ORDER BY id DESC LIMIT $2",
+                       schema_),
+            starting_after, static_cast<std::int64_t>(limit + 1));
+        for (const auto& row : rows) page.items.push_back(ReadEndpoint(row));
+        if (page.items.size() > limit) {
+            page.items.pop_back();
+            page.has_more = true;
+        }
+        return page;
+    });
+}
+
+std::optional<EndpointRecord> PgWebhookStore::UpdateEndpoint(const std::string& id,
+                                                             const EndpointPatch& patch,
+                                                             Micros now) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto rows = tx.exec_params(WithSchema(std::string("SELECT ") + kEndpointColumns +
+                                                  " FROM {S}.endpoints WHERE id = $1 AND "
+                                                  "deleted_us IS NULL FOR UPDATE",
+                                              schema_),
+                                   id);
+        if (rows.empty()) return std::optional<EndpointRecord>();
+        EndpointRecord e = ReadEndpoint(rows[0]);
+        if (patch.url) e.url = *patch.url;
+        if (patch.description) e.description = *patch.description;
+        if (patch.event_types) e.event_types = *patch.event_types;
+        if (patch.rate_limit_per_second) e.rate_limit_per_second = *patch.rate_limit_per_second;
+        if (patch.max_in_flight) e.max_in_flight = *patch.max_in_flight;
+        if (patch.ordered) e.ordered = *patch.ordered;
+        bool reset_health = false;
+        if (patch.enabled && *patch.enabled != e.enabled) {
+            e.enabled = *patch.enabled;
+            e.disabled_reason = e.enabled ? "" : "manual";
+            // Enabling again starts with a clean slate: a closed circuit, no run of failures.
+            reset_health = e.enabled;
+        }
+        auto row = tx.exec_params1(
+            WithSchema(std::string("UPDATE {S}.endpoints SET url = $2, description = $3, "
+                                   "event_types = $4::text[], enabled = $5, disabled_reason = "
+                                   "NULLIF($6, ''), rate_limit_per_second = NULLIF($7, 0), "
+                                   "max_in_flight = NULLIF($8, 0), ordered = $9, updated_us = $10, "
+                                   "consecutive_failures = CASE WHEN $11 THEN 0 ELSE "
+                                   "consecutive_failures END, failing_since_us = CASE WHEN $11 "
+                                   "THEN NULL ELSE failing_since_us END, circuit_open_until_us = "
+                                   "CASE WHEN $11 THEN NULL ELSE circuit_open_until_us END "
+                                   "WHERE id = $1 RETURNING ") +
+                           kEndpointColumns,
+                       schema_),
+            id, e.url, e.description, commons::PgArray(e.event_types), e.enabled,
+            e.disabled_reason, OrZero(e.rate_limit_per_second), OrZero(e.max_in_flight), e.ordered,
+            now, reset_health);
+        return std::optional<EndpointRecord>(ReadEndpoint(row));
+    });
+}
+
+bool PgWebhookStore::DeleteEndpoint(const std::string& id, Micros now) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto deleted = tx.exec_params(
+            WithSchema("UPDATE {S}.endpoints SET deleted_us = $2, enabled = false, updated_us = $2 "
+                       "WHERE id = $1 AND deleted_us IS NULL RETURNING id",
+                       schema_),
+            id, now);
+        if (deleted.empty()) return false;
+        tx.exec_params0(WithSchema("UPDATE {S}.deliveries SET status = 'failed', last_error = "
+                                   "'endpoint_deleted', completed_us = $2, lease_until_us = NULL, "
+                                   "lease_token = NULL WHERE endpoint_id = $1 AND status = "
+                                   "'pending'",
+                                   schema_),
+                        id, now);
+        return true;
+    });
+}
+
+std::optional<std::vector<EndpointSecret>> PgWebhookStore::RotateSecret(const std::string& id,
+                                                                        const std::string& secret,
+                                                                        Micros now,
+                                                                        Micros overlap_us) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto found = tx.exec_params(
+            WithSchema("SELECT id FROM {S}.endpoints WHERE id = $1 AND deleted_us IS NULL FOR "
+                       "UPDATE",
+                       schema_),
+            id);
+        if (found.empty()) return std::optional<std::vector<EndpointSecret>>();
+        // Secrets still in their overlap window end now: at most two sign at once.
+        tx.exec_params0(WithSchema("UPDATE {S}.endpoint_secrets SET expires_us = $2 WHERE "
+                                   "endpoint_id = $1 AND expires_us > $2",
+                                   schema_),
+                        id, now);
+        tx.exec_params0(WithSchema("UPDATE {S}.endpoint_secrets SET expires_us = $2 WHERE "
+                                   "endpoint_id = $1 AND expires_us IS NULL",
+                                   schema_),
+                        id, now + overlap_us);
+        // Two rotations within one microsecond would collide on the key; the later one wins.
+        tx.exec_params0(WithSchema("INSERT INTO {S}.endpoint_secrets (endpoint_id, secret, "
+                                   "created_us) VALUES ($1, $2, $3) ON CONFLICT (endpoint_id, "
+                                   "created_us) DO UPDATE SET secret = excluded.secret, "
+                                   "expires_us = NULL",
+                                   schema_),
+                        id, secret, now);
+        return std::optional<std::vector<EndpointSecret>>(ReadSecrets(tx, schema_, id, now));
+    });
+}
+
+std::optional<std::vector<EndpointSecret>> PgWebhookStore::Secrets(const std::string& id,
+                                                                   Micros now) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto found = tx.exec_params(
+            WithSchema("SELECT id FROM {S}.endpoints WHERE id = $1 AND deleted_us IS NULL",
+                       schema_),
+            id);
+        if (found.empty()) return std::optional<std::vector<EndpointSecret>>();
+        return std::optional<std::vector<EndpointSecret>>(ReadSecrets(tx, schema_, id, now));
+    });
+}
+
+std::size_t PgWebhookStore::AddEvents(const std::vector<IncomingEvent>& events, Micros now) {
+    if (events.empty()) return 0;
+    commons::PgArrayBuilder ids, types, sources, created, payloads;
+    for (const auto& event : events) {
+        ids.Add(event.id);
+        types.Add(event.type);
+        sources.Add(event.source);
+        created.Add(event.created);
+        payloads.Add(event.payload);
+    }
+    const std::string ids_array = ids.Finish(), types_array = types.Finish(),
+                      sources_array = sources.Finish(), created_array = created.Finish(),
+                      payloads_array = payloads.Finish();
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        // WITH ORDINALITY keeps the stream's order, so deliveries get their seq in event order.
+        auto inserted = tx.exec_params(
+            WithSchema("INSERT INTO {S}.events (id, type, source, created, payload, received_us) "
+                       "SELECT id, type, source, created, payload, $6 FROM unnest($1::text[], "
+                       "$2::text[], $3::text[], $4::bigint[], $5::text[]) WITH ORDINALITY AS "
+                       "u(id, type, source, created, payload, n) ORDER BY n "
+                       "ON CONFLICT (id) DO NOTHING RETURNING id, type",
+                       schema_),
+            ids_array, types_array, sources_array, created_array, payloads_array, now);
+        if (inserted.empty()) return std::size_t{0};
+        std::set<std::string> new_ids;
+        for (const auto& row : inserted) new_ids.insert(row[0].as<std::string>());
+        struct Target {
+            std::string id;
+            std::vector<std::string> patterns;
+        };
+        std::vector<Target> targets;
+        for (const auto& row : tx.exec(WithSchema(
+                 "SELECT id, event_types FROM {S}.endpoints WHERE enabled AND deleted_us IS NULL",
+                 schema_))) {
+            targets.push_back({row[0].as<std::string>(), TextArray(row[1])});
+        }
+        commons::PgArrayBuilder delivery_ids, event_ids, endpoint_ids;
+        std::size_t count = 0;
+        for (const auto& event : events) {
+            if (new_ids.erase(event.id) == 0) continue;  // stored before, or repeated in batch
+            for (const auto& target : targets) {
+                if (!domain::EventTypeMatchesAny(target.patterns, event.type)) continue;
+                delivery_ids.Add(ids_.Next("dlv"));
+                event_ids.Add(event.id);
+                endpoint_ids.Add(target.id);
+                ++count;
+            }
+        }
+        if (count == 0) return count;
+        tx.exec_params0(
+            WithSchema("INSERT INTO {S}.deliveries (id, event_id, endpoint_id, status, "
+                       "next_attempt_us, created_us) SELECT id, event_id, endpoint_id, 'pending', "
+                       "$4, $4 FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS "
+                       "u(id, event_id, endpoint_id, n) ORDER BY n",
+                       schema_),
+            delivery_ids.Finish(), event_ids.Finish(), endpoint_ids.Finish(), now);
+        return count;
+    });
+}
+
+ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& excluded_endpoints,
+                                  const ClaimSettings& settings) {
+    thread_local std::mt19937_64 tokens{std::random_device{}()};
+    const std::string excluded = commons::PgArray(excluded_endpoints);
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        ClaimResult result;
+        // Due, unleased deliveries of endpoints that take deliveries now; for an ordered
+        // endpoint only its oldest pending delivery. Rows another replica is claiming are
+        // skipped, never waited for.
+        auto candidates = tx.exec_params(
+            WithSchema("SELECT d.id, d.endpoint_id FROM {S}.deliveries d "
+                       "JOIN {S}.endpoints e ON e.id = d.endpoint_id "
+                       "WHERE d.status = 'pending' AND d.next_attempt_us <= $1 "
+                       "AND (d.lease_until_us IS NULL OR d.lease_until_us <= $1) "
+                       "AND e.enabled AND e.deleted_us IS NULL "
+                       "AND (e.circuit_open_until_us IS NULL OR e.circuit_open_until_us <= $1) "
+                       "AND NOT (d.endpoint_id = ANY($3::text[])) "
+                       "AND (NOT e.ordered OR d.seq = (SELECT min(p.seq) FROM {S}.deliveries p "
+                       "WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending')) "
+                       "ORDER BY d.next_attempt_us LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+                       schema_),
+            now, static_cast<std::int64_t>(settings.limit), excluded);
+        if (candidates.empty()) return result;
+        std::map<std::string, std::vector<std::string>> by_endpoint;  // in due order
+        for (const auto& row : candidates) {
+            by_endpoint[row[1].as<std::string>()].push_back(row[0].as<std::string>());
+        }
+        std::vector<std::string> endpoint_ids;
+        for (const auto& [id, unused] : by_endpoint) endpoint_ids.push_back(id);
+        const std::string endpoints_array = commons::PgArray(endpoint_ids);
+        // The endpoint rows serialise claims of replicas for the same endpoint, so the in-flight
+        // bound and the token bucket hold across replicas.
+        struct Limits {
+            std::optional<std::int32_t> rate;
+            std::int32_t max_in_flight = 0;
+            domain::EndpointHealth health;
+            domain::TokenBucket bucket;
+            std::string url;
+            std::int64_t in_flight = 0;
+        };
+        std::map<std::string, Limits> limits;
+        for (const auto& row : tx.exec_params(
+                 WithSchema("SELECT id, rate_limit_per_second, max_in_flight, "
+                            "consecutive_failures, failing_since_us, circuit_open_until_us, "
+                            "rate_tokens, rate_updated_us, url FROM {S}.endpoints WHERE id = "
+                            "ANY($1::text[]) ORDER BY id FOR UPDATE",
+                            schema_),
+                 endpoints_array)) {
+            Limits l;
+            l.rate = Optional<std::int32_t>(row[1]);
+            l.max_in_flight = Optional<std::int32_t>(row[2]).value_or(settings.default_max_in_flight);
+            l.health.consecutive_failures = row[3].as<std::int32_t>();
+            l.health.failing_since = Optional<Micros>(row[4]);
+            l.health.circuit_open_until = Optional<Micros>(row[5]);
+            l.bucket.tokens = row[6].as<double>();
+            l.bucket.updated = row[7].as<Micros>();
+            l.url = row[8].as<std::string>();
+            limits.emplace(row[0].as<std::string>(), std::move(l));
+        }
+        for (const auto& row : tx.exec_params(
+                 WithSchema("SELECT endpoint_id, count(*) FROM {S}.deliveries WHERE endpoint_id = "
+                            "ANY($1::text[]) AND lease_until_us IS NOT NULL AND lease_until_us > "
+                            "$2 AND status = 'pending' GROUP BY endpoint_id",
+                            schema_),
+                 endpoints_array, now)) {
+            limits[row[0].as<std::string>()].in_flight = row[1].as<std::int64_t>();
+        }
+        std::vector<std::string> chosen;
+        commons::PgArrayBuilder bucket_ids, bucket_tokens, bucket_updated;
+        std::size_t buckets = 0;
+        for (const auto& [endpoint_id, deliveries] : by_endpoint) {
+            Limits& l = limits[endpoint_id];
+            const std::int64_t room =
+                std::max<std::int64_t>(0, domain::InFlightAllowed(l.health, now, settings.health,
+                                                                  l.max_in_flight) -
+                                              l.in_flight);
+            auto take = static_cast<std::int32_t>(
+                std::min<std::int64_t>(room, static_cast<std::int64_t>(deliveries.size())));
+            if (l.rate && take > 0) {
+                take = domain::TakeTokens(l.bucket, *l.rate, now, take);
+                bucket_ids.Add(endpoint_id);
+                bucket_tokens.Add(std::to_string(l.bucket.tokens));
+                bucket_updated.Add(l.bucket.updated);
+                ++buckets;
+            }
+            if (static_cast<std::size_t>(take) < deliveries.size()) {
+                result.saturated_endpoints.push_back(endpoint_id);
+            }
+            chosen.insert(chosen.end(), deliveries.begin(), deliveries.begin() + take);
+        }
+        if (buckets > 0) {
+            tx.exec_params0(WithSchema("UPDATE {S}.endpoints e SET rate_tokens = u.tokens, "
+                                       "rate_updated_us = u.updated FROM unnest($1::text[], "
+                                       "$2::float8[], $3::bigint[]) AS u(id, tokens, updated) "
+                                       "WHERE e.id = u.id",
+                                       schema_),
+                            bucket_ids.Finish(), bucket_tokens.Finish(), bucket_updated.Finish());
+        }
+        if (chosen.empty()) return result;
+        const std::int64_t token =
+            static_cast<std::int64_t>(tokens() & 0x7fffffffffffffffULL) | 1;
+        auto leased = tx.exec_params(
+            WithSchema("WITH leased AS (UPDATE {S}.deliveries d SET lease_until_us = $2, "
+                       "lease_token = $3, attempts = d.attempts + 1 FROM unnest($1::text[]) AS "
+                       "c(id) WHERE d.id = c.id RETURNING d.id, d.event_id, d.endpoint_id, d.step) "
+                       "SELECT l.id, l.event_id, l.endpoint_id, l.step, ev.payload FROM leased l "
+                       "JOIN {S}.events ev ON ev.id = l.event_id ORDER BY l.id",
+                       schema_),
+            commons::PgArray(chosen), now + settings.lease_us, token);
+        std::map<std::string, std::vector<std::string>> secrets;
+        for (const auto& row : tx.exec_params(
+                 WithSchema("SELECT endpoint_id, secret FROM {S}.endpoint_secrets WHERE "
+                            "endpoint_id = ANY($1::text[]) AND (expires_us IS NULL OR expires_us "
+                            "> $2) ORDER BY endpoint_id, created_us DESC",
+                            schema_),
+                 endpoints_array, now)) {
+            secrets[row[0].as<std::string>()].push_back(row[1].as<std::string>());
+        }
+        for (const auto& row : leased) {
+            ClaimedDelivery d;
+            d.delivery_id = row[0].as<std::string>();
+            d.event_id = row[1].as<std::string>();
+            d.endpoint_id = row[2].as<std::string>();
+            d.step = row[3].as<std::int32_t>();
+            d.payload = row[4].as<std::string>();
+            d.url = limits[d.endpoint_id].url;
+            d.secrets = secrets[d.endpoint_id];
+            d.lease_token = token;
+            result.deliveries.push_back(std::move(d));
+        }
+        return result;
+    });
+}
+
+std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& results,
+                                          const RecordSettings& settings,
+                                          const std::function<double()>& unit_random) {
+    if (results.empty()) return 0;
+    std::vector<std::string> endpoint_ids;
+    for (const auto& r : results) endpoint_ids.push_back(r.endpoint_id);
+    std::sort(endpoint_ids.begin(), endpoint_ids.end());
+    endpoint_ids.erase(std::unique(endpoint_ids.begin(), endpoint_ids.end()), endpoint_ids.end());
+    // Outcomes of one endpoint apply in the order the attempts ended.
+    std::vector<const AttemptResult*> ordered;
+    for (const auto& r : results) ordered.push_back(&r);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+        return a->finished_us < b->finished_us;
+    });
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        struct EndpointState {
+            domain::EndpointHealth health;
+            bool enabled = false;
+            std::string url;
+            domain::DisableReason disable = domain::DisableReason::kNone;
+        };
+        std::map<std::string, EndpointState> endpoints;
+        for (const auto& row : tx.exec_params(
+                 WithSchema("SELECT id, consecutive_failures, failing_since_us, "
+                            "circuit_open_until_us, enabled, url FROM {S}.endpoints WHERE id = "
+                            "ANY($1::text[]) ORDER BY id FOR UPDATE",
+                            schema_),
+                 commons::PgArray(endpoint_ids))) {
+            EndpointState s;
+            s.health.consecutive_failures = row[1].as<std::int32_t>();
+            s.health.failing_since = Optional<Micros>(row[2]);
+            s.health.circuit_open_until = Optional<Micros>(row[3]);
+            s.enabled = row[4].as<bool>();
+            s.url = row[5].as<std::string>();
+            endpoints.emplace(row[0].as<std::string>(), std::move(s));
+        }
+        commons::PgArrayBuilder d_ids, d_tokens, d_status, d_step, d_next, d_code, d_error,
+            d_completed;
+        commons::PgArrayBuilder a_delivery, a_endpoint, a_at, a_code, a_latency, a_error, a_body;
+        for (const AttemptResult* r : ordered) {
+            const auto outcome =
+                r->status_code ? domain::ClassifyStatus(*r->status_code) : domain::AttemptOutcome::kFailed;
+            auto decision = domain::DecideRetry(settings.schedule,
+                                                static_cast<std::size_t>(r->step) + 1,
+                                                r->finished_us, unit_random(), outcome,
+                                                r->retry_after_seconds, settings.retry_after_max);
+            d_ids.Add(r->delivery_id);
+            d_tokens.Add(r->lease_token);
+            d_status.Add(outcome == domain::AttemptOutcome::kSucceeded ? "succeeded"
+                         : decision.final                               ? "failed"
+                                                                        : "pending");
+            d_step.Add(static_cast<std::int64_t>(r->step) + 1);
+            d_next.Add(decision.final ? r->finished_us : decision.next_attempt);
+            d_code.AddOptional(r->status_code ? std::optional<std::int64_t>(*r->status_code)
+                                              : std::nullopt);
+            if (r->error.empty()) {
+                d_error.AddNull();
+            } else {
+                d_error.Add(r->error);
+            }
+            if (decision.final) {
+                d_completed.Add(r->finished_us);
+            } else {
+                d_completed.AddNull();
+            }
+            a_delivery.Add(r->delivery_id);
+            a_endpoint.Add(r->endpoint_id);
+            a_at.Add(r->started_us);
+            a_code.AddOptional(r->status_code ? std::optional<std::int64_t>(*r->status_code)
+                                              : std::nullopt);
+            a_latency.Add(r->finished_us - r->started_us);
+            if (r->error.empty()) {
+                a_error.AddNull();
+            } else {
+                a_error.Add(r->error);
+            }
+            a_body.Add(r->response_body);
+            auto found = endpoints.find(r->endpoint_id);
+            if (found == endpoints.end()) continue;
+            EndpointState& state = found->second;
+            auto change = domain::ApplyOutcome(state.health, outcome, r->finished_us, settings.health);
+            state.health = change.health;
+            if (change.disable != domain::DisableReason::kNone && state.enabled &&
+                state.disable == domain::DisableReason::kNone) {
+                state.disable = change.disable;
+            }
+        }
+        auto updated = tx.exec_params(
+            WithSchema("UPDATE {S}.deliveries d SET status = u.status, step = u.step, "
+                       "next_attempt_us = u.next, last_status_code = u.code, last_error = "
+                       "u.error, completed_us = u.completed, lease_until_us = NULL, lease_token = "
+                       "NULL FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], "
+                       "$5::bigint[], $6::int[], $7::text[], $8::bigint[]) AS u(id, token, "
+                       "status, step, next, code, error, completed) WHERE d.id = u.id AND "
+                       "d.lease_token = u.token AND d.status = 'pending' RETURNING d.id",
+                       schema_),
+            d_ids.Finish(), d_tokens.Finish(), d_status.Finish(), d_step.Finish(), d_next.Finish(),
+            d_code.Finish(), d_error.Finish(), d_completed.Finish());
+        tx.exec_params0(
+            WithSchema("INSERT INTO {S}.attempts (delivery_id, endpoint_id, attempted_us, "
+                       "status_code, latency_us, error, response_body) SELECT * FROM "
+                       "unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::bigint[], "
+                       "$6::text[], $7::text[])",
+                       schema_),
+            a_delivery.Finish(), a_endpoint.Finish(), a_at.Finish(), a_code.Finish(),
+            a_latency.Finish(), a_error.Finish(), a_body.Finish());
+        commons::PgArrayBuilder e_ids, e_failures, e_since, e_open, e_disable;
+        for (const auto& [id, state] : endpoints) {
+            e_ids.Add(id);
+            e_failures.Add(static_cast<std::int64_t>(state.health.consecutive_failures));
+            e_since.AddOptional(state.health.failing_since);
+            e_open.AddOptional(state.health.circuit_open_until);
+            if (state.disable == domain::DisableReason::kNone) {
+                e_disable.AddNull();
+            } else {
+                e_disable.Add(DisableReasonName(state.disable));
+            }
+        }
+        tx.exec_params0(
+            WithSchema("UPDATE {S}.endpoints e SET consecutive_failures = u.failures, "
+                       "failing_since_us = u.since, circuit_open_until_us = u.open, enabled = "
+                       "e.enabled AND u.disable IS NULL, disabled_reason = coalesce(u.disable, "
+                       "e.disabled_reason) FROM unnest($1::text[], $2::int[], $3::bigint[], "
+                       "$4::bigint[], $5::text[]) AS u(id, failures, since, open, disable) WHERE "
+                       "e.id = u.id",
+                       schema_),
+            e_ids.Finish(), e_failures.Finish(), e_since.Finish(), e_open.Finish(),
+            e_disable.Finish());
+        for (const auto& [id, state] : endpoints) {
+            if (state.disable == domain::DisableReason::kNone) continue;
+            nlohmann::json data{{"endpoint_id", id},
+                                {"url", state.url},
+                                {"reason", DisableReasonName(state.disable)}};
+            if (state.health.failing_since) {
+                data["failing_since"] = *state.health.failing_since / domain::kMicrosPerSecond;
+            }
+            outbox_.Add(tx, "webhook.endpoint.disabled", data.dump());
+        }
+        return updated.size();
+    });
+}
+
+std::optional<DeliveryRecord> PgWebhookStore::FindDelivery(const std::string& id) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto rows = tx.exec_params(
+            WithSchema(std::string("SELECT ") + kDeliveryColumns +
+                           " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
+                           "WHERE d.id = $1",
+                           schema_),
+            id);
+        return rows.empty() ? std::nullopt : std::optional<DeliveryRecord>(ReadDelivery(rows[0]));
+    });
+}
+
+std::vector<AttemptRecord> PgWebhookStore::DeliveryAttempts(const std::string& delivery_id,
+                                                            std::size_t limit) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        std::vector<AttemptRecord> attempts;
+        for (const auto& row : tx.exec_params(
+                 WithSchema(std::string("SELECT ") + kAttemptColumns +
+                                " FROM {S}.attempts WHERE delivery_id = $1 ORDER BY id DESC "
+                                "LIMIT $2",
+                            schema_),
+                 delivery_id, static_cast<std::int64_t>(limit))) {
+            attempts.push_back(ReadAttempt(row));
+        }
+        return attempts;
+    });
+}
+
+Page<AttemptRecord> PgWebhookStore::EndpointAttempts(const std::string& endpoint_id,
+                                                     std::size_t limit,
+                                                     std::int64_t starting_after) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        Page<AttemptRecord> page;
+        for (const auto& row : tx.exec_params(
+                 WithSchema(std::string("SELECT ") + kAttemptColumns +
+                                " FROM {S}.attempts WHERE endpoint_id = $1 AND ($2 = 0 OR id < "
+                                "$2) ORDER BY id DESC LIMIT $3",
+                            schema_),
+                 endpoint_id, starting_after, static_cast<std::int64_t>(limit + 1))) {
+            page.items.push_back(ReadAttempt(row));
+        }
+        if (page.items.size() > limit) {
+            page.items.pop_back();
+            page.has_more = true;
+        }
+        return page;
+    });
+}
+
+std::optional<DeliveryRecord> PgWebhookStore::RetryDelivery(const std::string& id, Micros now) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        // An attempt in flight keeps its lease: the retry waits for it instead of racing it.
+        auto updated = tx.exec_params(
+            WithSchema("UPDATE {S}.deliveries SET status = 'pending', step = 0, "
+                       "next_attempt_us = $2, completed_us = NULL WHERE id = $1 RETURNING id",
+                       schema_),
+            id, now);
+        if (updated.empty()) return std::optional<DeliveryRecord>();
+        auto row = tx.exec_params1(
+            WithSchema(std::string("SELECT ") + kDeliveryColumns +
+                           " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
+                           "WHERE d.id = $1",
+                           schema_),
+            id);
+        return std::optional<DeliveryRecord>(ReadDelivery(row));
+    });
+}
+
+std::optional<std::size_t> PgWebhookStore::Recover(const std::string& endpoint_id, Micros since,
+                                                   Micros now) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto found = tx.exec_params(
+            WithSchema("SELECT id FROM {S}.endpoints WHERE id = $1 AND deleted_us IS NULL",
+                       schema_),
+            endpoint_id);
+        if (found.empty()) return std::optional<std::size_t>();
+        auto updated = tx.exec_params(
+            WithSchema("UPDATE {S}.deliveries SET status = 'pending', step = 0, next_attempt_us = "
+                       "$3, completed_us = NULL WHERE endpoint_id = $1 AND created_us >= $2 AND "
+                       "status = 'failed' RETURNING id",
+                       schema_),
+            endpoint_id, since, now);
+        return std::optional<std::size_t>(updated.size());
+    });
+}
+
+std::size_t PgWebhookStore::CountPending(std::size_t cap) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto row = tx.exec_params1(
+            WithSchema("SELECT count(*) FROM (SELECT 1 FROM {S}.deliveries WHERE status = "
+                       "'pending' LIMIT $1) AS p",
+                       schema_),
+            static_cast<std::int64_t>(cap));
+        return static_cast<std::size_t>(row[0].as<std::int64_t>());
+    });
+}
+
+bool PgWebhookStore::InsertInbound(const std::string& id, const std::string& type,
+                                   const std::string& payload, Micros now) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto inserted = tx.exec_params(
+            WithSchema("INSERT INTO {S}.inbound_events (id, type, payload, received_us, "
+                       "next_attempt_us) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING "
+                       "RETURNING id",
+                       schema_),
+            id, type, payload, now);
+        return !inserted.empty();
+    });
+}
+
+bool PgWebhookStore::ProcessOneInbound(
+    Micros now, const std::function<InboundOutcome(const InboundEvent&)>& handle) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto rows = tx.exec_params(
+            WithSchema("SELECT id, type, payload, attempts FROM {S}.inbound_events WHERE "
+                       "processed_us IS NULL AND next_attempt_us <= $1 ORDER BY next_attempt_us "
+                       "LIMIT 1 FOR UPDATE SKIP LOCKED",
+                       schema_),
+            now);
+        if (rows.empty()) return false;
+        InboundEvent event{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+                           rows[0][2].as<std::string>(), rows[0][3].as<std::int32_t>()};
+        InboundOutcome outcome = handle(event);
+        if (outcome.processed) {
+            tx.exec_params0(WithSchema("UPDATE {S}.inbound_events SET processed_us = $2, handler = "
+                                       "NULLIF($3, ''), attempts = attempts + 1, last_error = "
+                                       "NULL WHERE id = $1",
+                                       schema_),
+                            event.id, now, outcome.handler);
+        } else {
+            // 1 s, 2 s, 4 s ... up to an hour between tries.
+            const int doublings = std::min(event.attempts, 12);
+            const Micros backoff =
+                std::min<Micros>(domain::kMicrosPerSecond << doublings, 3600 * domain::kMicrosPerSecond);
+            tx.exec_params0(WithSchema("UPDATE {S}.inbound_events SET attempts = attempts + 1, "
+                                       "next_attempt_us = $2, last_error = left($3, 1000) WHERE "
+                                       "id = $1",
+                                       schema_),
+                            event.id, now + backoff, outcome.error);
+        }
+        return true;
+    });
+}
+
+std::optional<InboundEvent> PgWebhookStore::FindInbound(const std::string& id, bool* processed,
+                                                        std::string* handler) {
+    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        auto rows = tx.exec_params(
+            WithSchema("SELECT id, type, payload, attempts, processed_us IS NOT NULL, "
+                       "coalesce(handler, '') FROM {S}.inbound_events WHERE id = $1",
+                       schema_),
+            id);
+        if (rows.empty()) return std::optional<InboundEvent>();
+        if (processed) *processed = rows[0][4].as<bool>();
+        if (handler) *handler = rows[0][5].as<std::string>();
+        return std::optional<InboundEvent>(InboundEvent{rows[0][0].as<std::string>(),
+                                                        rows[0][1].as<std::string>(),
+                                                        rows[0][2].as<std::string>(),
+                                                        rows[0][3].as<std::int32_t>()});
+    });
+}
+
+}  // namespace webhook::store
