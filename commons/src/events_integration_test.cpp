@@ -23,6 +23,7 @@
 #include "commons/metrics.hpp"
 #include "commons/redis.hpp"
 #include "support/devstack.hpp"
+#include "support/private_redis.hpp"
 #include "support/process.hpp"
 
 namespace commons {
@@ -102,50 +103,7 @@ std::int64_t UnixNow() {
         .count();
 }
 
-int FreePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t length = sizeof address;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw std::runtime_error("cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
-
-// A redis-server of this test alone, so it can be stopped and started without disturbing the
-// devstack's. It keeps nothing on disk: a restart comes back empty, like a lost Redis.
-class PrivateRedis {
-  public:
-    PrivateRedis() : port_(FreePort()) { Start(); }
-
-    void Start() {
-        process_.emplace("/usr/bin/redis-server",
-                         std::vector<std::string>{"--port", std::to_string(port_), "--bind",
-                                                  "127.0.0.1", "--save", "", "--appendonly", "no"},
-                         test_support::CurrentEnvironment());
-        RedisClient probe(TestRedisSettings(url()));
-        if (!test_support::PollUntil(10s, [&] { return probe.Ping().empty(); })) {
-            throw std::runtime_error("private redis-server did not answer: " + process_->Output());
-        }
-    }
-
-    void Kill() {
-        process_->Signal(SIGKILL);
-        ASSERT_TRUE(process_->WaitForExit(10s).has_value());
-        process_.reset();
-    }
-
-    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
-
-  private:
-    int port_;
-    std::optional<test_support::ChildProcess> process_;
-};
+using test_support::PrivateRedis;
 
 // A log written to a temporary file, so tests can count what was logged.
 class CapturedLog {
@@ -491,7 +449,7 @@ TEST_F(EventsTest, RelayKeepsRowsUnpublishedWhileRedisIsDownAndLosesNoneAfterItR
     ASSERT_EQ(relay.PublishOnce(), 5u);
     EXPECT_EQ(EventIds(ReadStream(redis, stream_)), before_outage);
 
-    private_redis.Kill();
+    ASSERT_TRUE(private_redis.Kill());
     auto during_outage = AddEvents(10);
     EXPECT_THROW(relay.PublishOnce(), RedisUnavailableError);
     EXPECT_EQ(Unpublished(), 10);
@@ -758,7 +716,7 @@ TEST_F(EventsTest, BackgroundRelayAndConsumerDeliverEveryEventAcrossARedisRestar
     auto ids = AddEvents(5);
     EXPECT_TRUE(test_support::PollUntil(10s, [&] { return recorder.ids().size() == 5; }));
 
-    private_redis.Kill();
+    ASSERT_TRUE(private_redis.Kill());
     const auto during_outage = AddEvents(5);
     ids.insert(ids.end(), during_outage.begin(), during_outage.end());
     // The consumer re-creates its group on the empty Redis, from the beginning of the stream,

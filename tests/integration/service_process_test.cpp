@@ -20,8 +20,10 @@
 #include "support/devstack.hpp"
 #include "support/free_port.hpp"
 #include "support/http_client.hpp"
+#include "support/private_redis.hpp"
 #include "support/process.hpp"
 #include "support/scratch_database.hpp"
+#include "support/webhook_receiver.hpp"
 
 namespace {
 
@@ -394,6 +396,203 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
     ChildProcess verify(Binary("ledger"), {"verify"}, LedgerEnvironment(database, 0));
     EXPECT_EQ(verify.WaitForExit(120s), 0) << verify.Output();
     EXPECT_NE(verify.Output().find("\"ok\":true"), std::string::npos) << verify.Output();
+}
+
+// ---- The webhook service: PostgreSQL is the truth ----
+//
+// Each test runs webhook services as processes on a database and a stream of its own, with a
+// local receiver. The receiver notices a delivery that arrives while the same one is still being
+// handled, which is what "never in flight twice at once" forbids.
+
+std::map<std::string, std::string> WebhookEnvironment(const test_support::ScratchDatabase& database,
+                                                      std::uint16_t port,
+                                                      const std::string& stream,
+                                                      const std::string& redis_url) {
+    auto env = ServiceEnvironment(port);
+    env["PAYMENTS_DATABASE_URL"] = database.url();
+    env["PAYMENTS_REDIS_URL"] = redis_url;
+    env["PAYMENTS_EVENTS_STREAM"] = stream;
+    env["PAYMENTS_WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "1";
+    env["PAYMENTS_WEBHOOK_ALLOW_HTTP"] = "1";
+    env["PAYMENTS_WEBHOOK_REQUEST_TIMEOUT"] = "2s";
+    env["PAYMENTS_WEBHOOK_LEASE"] = "4s";
+    env["PAYMENTS_WEBHOOK_POLL_INTERVAL"] = "100ms";
+    env["PAYMENTS_WEBHOOK_CONSUMER_CLAIM_IDLE"] = "3s";
+    env["PAYMENTS_LOG_LEVEL"] = "warn";
+    return env;
+}
+
+class WebhookProcessTest : public ::testing::Test {
+  protected:
+    ~WebhookProcessTest() override {
+        try {
+            commons::RedisClient redis(RedisAt(test_support::RedisUrl()));
+            redis.Command({"DEL", stream_});
+        } catch (const std::exception&) {
+        }
+    }
+
+    std::unique_ptr<ChildProcess> Start(std::uint16_t port, const std::string& redis_url) {
+        auto env = WebhookEnvironment(database_, port, stream_, redis_url);
+        if (!migrated_) {
+            ChildProcess migrate(Binary("webhook"), {"migrate"}, env);
+            EXPECT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
+            migrated_ = true;
+        }
+        auto service =
+            std::make_unique<ChildProcess>(Binary("webhook"), std::vector<std::string>{"serve"}, env);
+        EXPECT_TRUE(test_support::PollUntil(30s, [&] {
+            return Healthy(port) || service->WaitForExit(0ms).has_value();
+        })) << service->Output();
+        return service;
+    }
+
+    std::string CreateEndpoint(std::uint16_t port, const std::string& name) {
+        auto reply = Fetch(port, "POST", "/v1/endpoints", auth_,
+                           nlohmann::json{{"url", receiver_.Url(name)}, {"event_types", {"*"}}}.dump());
+        EXPECT_EQ(reply.status, 201) << reply.body;
+        return nlohmann::json::parse(reply.body).value("id", "");
+    }
+
+    // Publishes `count` events to the stream as a service's relay would.
+    std::vector<std::string> Publish(commons::RedisClient& redis, int count) {
+        std::vector<std::string> ids;
+        for (int i = 0; i < count; ++i) {
+            commons::Event event;
+            event.id = ids_.Next("evt");
+            event.type = "orders.order.created";
+            event.source = "orders";
+            event.created = 1'700'000'000;
+            event.data_json = R"({"n":)" + std::to_string(i) + "}";
+            auto reply = redis.Command({"XADD", stream_, "*", "id", event.id, "type", event.type,
+                                        "source", event.source, "envelope",
+                                        commons::FormatEnvelope(event)});
+            EXPECT_FALSE(reply.is_error()) << reply.text;
+            ids.push_back(event.id);
+        }
+        return ids;
+    }
+
+    std::int64_t Scalar(const std::string& sql) {
+        commons::DbSettings settings;
+        settings.url = database_.url();
+        settings.pool_size = 1;
+        commons::ConnectionPool pool(settings);
+        return commons::WithTransaction(pool, [&](pqxx::dbtransaction& tx) {
+            return tx.exec1(sql)[0].as<std::int64_t>();
+        });
+    }
+
+    static commons::RedisSettings RedisAt(const std::string& url) {
+        commons::RedisSettings settings;
+        settings.url = url;
+        settings.pool_size = 2;
+        return settings;
+    }
+
+    test_support::ScratchDatabase database_{"webhook_proc"};
+    std::string stream_ = "webhook.proc." + commons::RandomHex(6);
+    commons::IdGenerator ids_;
+    bool migrated_ = false;
+    const std::vector<std::pair<std::string, std::string>> auth_ = {
+        {"Authorization", "Bearer " + test_support::DevstackVariable("PAYMENTS_DEV_API_KEY")}};
+    test_support::WebhookReceiver receiver_{64};
+};
+
+TEST_F(WebhookProcessTest, KilledWhileDeliveringLosesNoDeliveryAndNeverRunsOneTwiceAtOnce) {
+    // The receiver takes a little while per request (its own processing time), so deliveries
+    // are in flight when the service is killed.
+    receiver_.SetResponder([](const auto&) {
+        std::this_thread::sleep_for(20ms);
+        return commons::http::Response::Text(200, "ok", "text/plain");
+    });
+    commons::RedisClient redis(RedisAt(test_support::RedisUrl()));
+    const auto port = FreePort();
+    auto service = Start(port, test_support::RedisUrl());
+    CreateEndpoint(port, "a");
+    CreateEndpoint(port, "b");
+    const auto events = Publish(redis, 200);
+    ASSERT_TRUE(test_support::PollUntil(60s, [&] { return receiver_.Total() >= 60; }));
+    service->Signal(SIGKILL);
+    ASSERT_EQ(service->WaitForExit(10s), 128 + SIGKILL);
+    const std::size_t before_restart = receiver_.Distinct().size();
+    service = Start(port, test_support::RedisUrl());
+    ASSERT_TRUE(test_support::PollUntil(120s, [&] { return receiver_.Distinct().size() == 400; }))
+        << receiver_.Distinct().size() << " of 400 delivered; " << service->Output();
+    for (const auto& id : events) {
+        EXPECT_EQ(receiver_.Distinct().count({"a", id}), 1u) << id;
+        EXPECT_EQ(receiver_.Distinct().count({"b", id}), 1u) << id;
+    }
+    EXPECT_EQ(receiver_.overlaps(), 0);
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] {
+        return Scalar("SELECT count(*) FROM webhook.deliveries WHERE status <> 'succeeded'") == 0;
+    }));
+    std::printf("[webhook kill test] %zu of 400 delivered before the kill, %zu requests in all\n",
+                before_restart, receiver_.Total());
+    service->Signal(SIGTERM);
+    EXPECT_EQ(service->WaitForExit(30s), 0) << service->Output();
+}
+
+TEST_F(WebhookProcessTest, RedisRestartDelaysNothingAlreadyStoredAndLosesNothingAfter) {
+    test_support::PrivateRedis private_redis;
+    const auto port = FreePort();
+    auto service = Start(port, private_redis.url());
+    CreateEndpoint(port, "r");
+    {
+        commons::RedisClient redis(RedisAt(private_redis.url()));
+        Publish(redis, 50);
+    }
+    ASSERT_TRUE(test_support::PollUntil(60s, [&] { return receiver_.Distinct().size() == 50; }));
+    ASSERT_TRUE(private_redis.Kill());
+    // Redis is gone: events published straight to the service are stored and delivered anyway.
+    for (int i = 0; i < 20; ++i) {
+        auto reply = Fetch(port, "POST", "/v1/events", auth_,
+                           R"({"type":"orders.order.created","data":{"direct":)" +
+                               std::to_string(i) + "}}");
+        ASSERT_EQ(reply.status, 201) << reply.body;
+    }
+    ASSERT_TRUE(test_support::PollUntil(60s, [&] { return receiver_.Distinct().size() == 70; }));
+    // Redis comes back empty; the consumer group is made again and new events flow.
+    private_redis.Start();
+    {
+        commons::RedisClient redis(RedisAt(private_redis.url()));
+        Publish(redis, 50);
+    }
+    ASSERT_TRUE(test_support::PollUntil(60s, [&] { return receiver_.Distinct().size() == 120; }))
+        << receiver_.Distinct().size() << " of 120; " << service->Output();
+    EXPECT_EQ(receiver_.overlaps(), 0);
+    service->Signal(SIGTERM);
+    EXPECT_EQ(service->WaitForExit(30s), 0) << service->Output();
+}
+
+TEST_F(WebhookProcessTest, TwoReplicasShareTheWorkWithoutSendingADeliveryTwiceAtOnce) {
+    receiver_.SetResponder([](const auto&) {
+        std::this_thread::sleep_for(5ms);
+        return commons::http::Response::Text(200, "ok", "text/plain");
+    });
+    commons::RedisClient redis(RedisAt(test_support::RedisUrl()));
+    const auto port_a = FreePort();
+    auto a = Start(port_a, test_support::RedisUrl());
+    const auto port_b = FreePort();
+    auto b = Start(port_b, test_support::RedisUrl());
+    CreateEndpoint(port_a, "one");
+    CreateEndpoint(port_b, "two");
+    Publish(redis, 300);
+    ASSERT_TRUE(test_support::PollUntil(120s, [&] { return receiver_.Distinct().size() == 600; }))
+        << receiver_.Distinct().size() << " of 600";
+    EXPECT_EQ(receiver_.overlaps(), 0);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM webhook.events"), 300);
+    ASSERT_TRUE(test_support::PollUntil(30s, [&] {
+        return Scalar("SELECT count(*) FROM webhook.deliveries WHERE status = 'succeeded'") == 600;
+    }));
+    // Both consumed from the stream.
+    auto consumers = redis.Command({"XINFO", "CONSUMERS", stream_, "webhook"});
+    EXPECT_EQ(consumers.elements.size(), 2u);
+    std::printf("[webhook replicas test] %zu requests for 600 deliveries\n", receiver_.Total());
+    a->Signal(SIGTERM);
+    b->Signal(SIGTERM);
+    EXPECT_EQ(a->WaitForExit(30s), 0) << a->Output();
+    EXPECT_EQ(b->WaitForExit(30s), 0) << b->Output();
 }
 
 }  // namespace
