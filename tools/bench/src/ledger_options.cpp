@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include "commons/text.hpp"
-
 namespace bench {
 namespace {
 
@@ -19,30 +17,6 @@ commons::Result<std::uint32_t, UsageError> CountValue(std::string_view flag, std
                           std::to_string(high)};
     }
     return parsed;
-}
-
-// "none", or comma-separated command names of 1 to 15 bytes (the kernel's limit) without '/'
-// or spaces, at most 8 of them.
-commons::Result<std::vector<std::string>, UsageError> ParseProcessNames(std::string_view value) {
-    constexpr std::size_t kNamesMax = 8;
-    constexpr std::size_t kCommBytesMax = 15;
-    std::vector<std::string> names;
-    if (value == "none") return names;
-    for (const std::string_view name : commons::Split(value, ',')) {
-        if (name.empty() || name.size() > kCommBytesMax ||
-            name.find_first_of("/ \t") != std::string_view::npos) {
-            return UsageError{"--cpu-of " + std::string(value) +
-                              ": expected none or comma-separated process names of 1 to 15 "
-                              "characters, as ps -o comm shows them"};
-        }
-        if (std::find(names.begin(), names.end(), name) == names.end()) {
-            names.emplace_back(name);
-        }
-    }
-    if (names.size() > kNamesMax) {
-        return UsageError{"--cpu-of: at most " + std::to_string(kNamesMax) + " process names"};
-    }
-    return names;
 }
 
 }  // namespace
@@ -112,7 +86,7 @@ commons::Result<LedgerCommand, UsageError> ParseLedgerCommand(
             if (!count) return count.error();
             command.batch_size = count.value();
         } else if (flag == "cpu-of") {
-            auto names = ParseProcessNames(value);
+            auto names = ParseCpuOf(value);
             if (!names) return names.error();
             command.cpu_processes = std::move(names).value();
         } else {

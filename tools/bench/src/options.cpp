@@ -1,7 +1,10 @@
 #include "bench/options.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+
+#include "commons/text.hpp"
 
 namespace bench {
 namespace {
@@ -115,6 +118,28 @@ std::optional<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
         return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(nanos)));
     }
     return std::nullopt;
+}
+
+commons::Result<std::vector<std::string>, UsageError> ParseCpuOf(std::string_view value) {
+    constexpr std::size_t kNamesMax = 8;
+    constexpr std::size_t kCommBytesMax = 15;
+    std::vector<std::string> names;
+    if (value == "none") return names;
+    for (const std::string_view name : commons::Split(value, ',')) {
+        if (name.empty() || name.size() > kCommBytesMax ||
+            name.find_first_of("/ \t") != std::string_view::npos) {
+            return UsageError{"--cpu-of " + std::string(value) +
+                              ": expected none or comma-separated process names of 1 to 15 "
+                              "characters, as ps -o comm shows them"};
+        }
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            names.emplace_back(name);
+        }
+    }
+    if (names.size() > kNamesMax) {
+        return UsageError{"--cpu-of: at most " + std::to_string(kNamesMax) + " process names"};
+    }
+    return names;
 }
 
 commons::Result<bool, UsageError> ParseCommonFlag(std::string_view flag, ArgReader& reader,

@@ -100,6 +100,10 @@ std::string FormatDuration(std::chrono::nanoseconds value);
 commons::Result<bool, UsageError> ParseCommonFlag(std::string_view flag, ArgReader& reader,
                                                   CommonOptions& options);
 
+// The value of --cpu-of: "none" (an empty list), or comma-separated command names of 1 to 15
+// bytes (the kernel's limit) without '/' or spaces, at most 8, repeats dropped.
+commons::Result<std::vector<std::string>, UsageError> ParseCpuOf(std::string_view value);
+
 // Help text for the common flags, for each scenario's usage text.
 std::string_view CommonFlagsHelp();
 
