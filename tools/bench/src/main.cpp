@@ -26,6 +26,10 @@
 #include "bench/request_template.hpp"
 #include "bench/runner.hpp"
 #include "bench/template.hpp"
+#include "bench/webhook_options.hpp"
+#include "bench/webhook_report.hpp"
+#include "bench/webhook_scenario.hpp"
+#include "commons/http/client.hpp"
 
 namespace {
 
@@ -40,6 +44,9 @@ constexpr int kExitUnreachable = 3;  // the target could not be connected to
 constexpr rlim_t kSpareFileDescriptors = 64;
 // bench ledger's setup connections (16 for accounts, one for the naive schema), with room.
 constexpr std::uint32_t kLedgerSetupFileDescriptors = 32;
+// bench webhook's receiver takes the service's delivery connections (PAYMENTS_WEBHOOK_CONCURRENCY,
+// at most 1024), plus the admin API's, Redis's and the publishers'.
+constexpr std::uint32_t kWebhookFileDescriptors = 1024 + 32;
 
 std::string_view TopUsage() {
     return R"(usage: bench <scenario> [flags]
@@ -49,6 +56,9 @@ scenarios:
   pipeline    the standard middleware pipeline against a bare server, same route
   ledger      ledger transfers through ledger-service and the naive way in PostgreSQL,
               side by side (bench ledger --help)
+  webhook     event delivery through webhook-service to a receiver of bench's own:
+              deliveries/s, publish-to-arrival latency, missing and duplicate deliveries
+              (bench webhook --help)
 
 exit status: 0 the load ran (see the report for errors), 1 a scenario failed,
              2 bad command line, 3 the target was unreachable
@@ -267,6 +277,75 @@ int RunLedger(std::span<const std::string_view> args) {
     return kExitOk;
 }
 
+int RunWebhook(std::span<const std::string_view> args) {
+    auto parsed = bench::ParseWebhookCommand(args);
+    if (!parsed) return UsageFailure("webhook", parsed.error().message);
+    bench::WebhookCommand command = std::move(parsed).value();
+    if (command.help) {
+        std::cout << bench::WebhookUsage();
+        return kExitOk;
+    }
+    auto url = commons::http::ParseUrl(command.url);
+    if (!url)
+        return UsageFailure("webhook", "--url " + command.url + ": expected http(s)://host[:port]");
+    if (url->target.find('?') != std::string::npos) {
+        return UsageFailure("webhook", "--url is webhook-service's base URL, without a query");
+    }
+    bench::WebhookRunSettings settings;
+    settings.scenarios = command.scenarios;
+    settings.url = command.url;
+    auto key = command.api_key ? command.api_key : Environment("PAYMENTS_DEV_API_KEY");
+    if (!key) {
+        return UsageFailure("webhook",
+                            "--api-key is required (a key with scope webhook:admin), or set "
+                            "PAYMENTS_DEV_API_KEY");
+    }
+    settings.api_key = *key;
+    settings.publish = command.publish;
+    if (command.publish == bench::PublishPath::kStream) {
+        auto redis = command.redis_url ? command.redis_url : Environment("PAYMENTS_REDIS_URL");
+        if (!redis) {
+            return UsageFailure("webhook",
+                                "--redis-url is required to publish to the stream (or set "
+                                "PAYMENTS_REDIS_URL, or use --publish api)");
+        }
+        settings.redis_url = *redis;
+        settings.stream = command.stream
+                              ? *command.stream
+                              : Environment("PAYMENTS_EVENTS_STREAM").value_or("payments.events");
+    }
+    settings.rate_per_second = command.rate_per_second;
+    settings.duration = command.common.load.duration;
+    settings.request_timeout = command.common.load.request_timeout;
+    settings.drain_timeout = command.drain_timeout;
+    settings.publishers = command.publishers;
+    settings.max_in_flight = command.max_in_flight;
+    settings.receiver_port = command.receiver_port;
+    settings.cpu_processes = command.cpu_processes;
+
+    if (auto problem = EnsureFileDescriptors(command.publishers + kWebhookFileDescriptors)) {
+        return UsageFailure("webhook", *problem);
+    }
+    bench::WebhookReport report;
+    try {
+        report = bench::RunWebhookScenarios(
+            settings, command.common.label,
+            [](std::string_view line) { std::cerr << "bench webhook: " << line << std::endl; });
+    } catch (const bench::TargetUnreachableError& error) {
+        std::cerr << "bench webhook: target unreachable: " << error.what() << std::endl;
+        return kExitUnreachable;
+    } catch (const std::exception& error) {
+        std::cerr << "bench webhook: failed: " << error.what() << std::endl;
+        return kExitFailure;
+    }
+    if (command.common.format == bench::OutputFormat::kJson) {
+        std::cout << bench::FormatWebhookJson(report) << std::endl;
+    } else {
+        std::cout << bench::FormatWebhookText(report) << std::flush;
+    }
+    return kExitOk;
+}
+
 struct Command {
     std::string_view name;
     int (*run)(std::span<const std::string_view> args);
@@ -277,6 +356,7 @@ constexpr Command kCommands[] = {
     {"http", RunHttp},
     {"pipeline", RunPipeline},
     {"ledger", RunLedger},
+    {"webhook", RunWebhook},
 };
 
 }  // namespace
