@@ -499,6 +499,22 @@ class WebhookProcessTest : public ::testing::Test {
     test_support::WebhookReceiver receiver_{64};
 };
 
+TEST_F(WebhookProcessTest, BadDeliverySettingsStopStartWithOneLineNamingThem) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"PAYMENTS_WEBHOOK_RETRY_SCHEDULE", "5s,,1m"},
+        {"PAYMENTS_WEBHOOK_RETRY_SCHEDULE", "30d"},
+        {"PAYMENTS_WEBHOOK_LEASE", "1s"},  // not above the 2 s request timeout
+        {"PAYMENTS_WEBHOOK_CONCURRENCY", "0"},
+    };
+    for (const auto& [name, value] : cases) {
+        auto env = WebhookEnvironment(database_, FreePort(), stream_, test_support::RedisUrl());
+        env[name] = value;
+        ChildProcess service(Binary("webhook"), {"serve"}, env);
+        EXPECT_EQ(service.WaitForExit(30s), 2) << name << "=" << value << ": " << service.Output();
+        EXPECT_NE(service.Output().find(name), std::string::npos) << service.Output();
+    }
+}
+
 TEST_F(WebhookProcessTest, KilledWhileDeliveringLosesNoDeliveryAndNeverRunsOneTwiceAtOnce) {
     // The receiver takes a little while per request (its own processing time), so deliveries
     // are in flight when the service is killed.
