@@ -47,15 +47,16 @@ Settings ReadSettings(const commons::EnvReader& env) {
                                    "must exceed PAYMENTS_WEBHOOK_REQUEST_TIMEOUT, or a delivery "
                                    "could be sent twice at once");
     }
-    e.default_max_in_flight = static_cast<std::int32_t>(
-        env.Int("PAYMENTS_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 32, 1, 1000));
+    e.default_max_in_flight =
+        static_cast<std::int32_t>(env.Int("PAYMENTS_WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 32, 1, 1000));
     const std::string schedule_text =
         env.String("PAYMENTS_WEBHOOK_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,14h,20h,24h");
     auto schedule = domain::RetrySchedule::Parse(schedule_text);
     if (!schedule) {
         throw commons::ConfigError("PAYMENTS_WEBHOOK_RETRY_SCHEDULE",
                                    "expected 1 to 50 comma-separated durations of at most 7 days "
-                                   "(\"0s,5s,5m\"), got \"" + schedule_text + "\"");
+                                   "(\"0s,5s,5m\"), got \"" +
+                                       schedule_text + "\"");
     }
     e.record.schedule = *schedule;
     e.record.retry_after_max = env.Duration("PAYMENTS_WEBHOOK_RETRY_AFTER_MAX", 1h, 0ms, 24h);
@@ -63,8 +64,8 @@ Settings ReadSettings(const commons::EnvReader& env) {
     h.circuit_failures =
         static_cast<std::int32_t>(env.Int("PAYMENTS_WEBHOOK_CIRCUIT_FAILURES", 10, 1, 10'000));
     h.circuit_cooldown = env.Duration("PAYMENTS_WEBHOOK_CIRCUIT_COOLDOWN", 30s, 1ms, 24h);
-    h.circuit_cooldown_max = env.Duration("PAYMENTS_WEBHOOK_CIRCUIT_COOLDOWN_MAX", 10min,
-                                          h.circuit_cooldown, 24h);
+    h.circuit_cooldown_max =
+        env.Duration("PAYMENTS_WEBHOOK_CIRCUIT_COOLDOWN_MAX", 10min, h.circuit_cooldown, 24h);
     h.disable_after = env.Duration("PAYMENTS_WEBHOOK_DISABLE_AFTER", 24h * 5, 1ms, 24h * 60);
     s.stripe_tolerance_seconds =
         env.Duration("PAYMENTS_STRIPE_WEBHOOK_TOLERANCE", 300s, 0ms, 24h).count() / 1000;
@@ -74,10 +75,9 @@ Settings ReadSettings(const commons::EnvReader& env) {
     s.consumer.consumer = commons::ConsumerName("webhook");
     s.consumer.batch =
         static_cast<std::size_t>(env.Int("PAYMENTS_WEBHOOK_CONSUMER_BATCH", 500, 1, 10'000));
-    s.consumer.redis_command_timeout =
-        env.Duration("PAYMENTS_REDIS_COMMAND_TIMEOUT", 2s, 1ms, 60s);
-    s.consumer.block = std::min<std::chrono::milliseconds>(
-        1000ms, s.consumer.redis_command_timeout - 100ms);
+    s.consumer.redis_command_timeout = env.Duration("PAYMENTS_REDIS_COMMAND_TIMEOUT", 2s, 1ms, 60s);
+    s.consumer.block =
+        std::min<std::chrono::milliseconds>(1000ms, s.consumer.redis_command_timeout - 100ms);
     if (s.consumer.block.count() <= 0) {
         throw commons::ConfigError("PAYMENTS_REDIS_COMMAND_TIMEOUT",
                                    "the webhook service needs at least 200ms to read the stream");
@@ -97,7 +97,8 @@ class WebhookParts final : public middleware::ServiceParts {
           consumer_(context.redis, settings.consumer, context.logger, context.metrics) {
         engine_.Start();
         inbound_.Start();
-        consumer_.StartBatch([this](const std::vector<commons::Event>& events) { intake_.Add(events); });
+        consumer_.StartBatch(
+            [this](const std::vector<commons::Event>& events) { intake_.Add(events); });
     }
     ~WebhookParts() override {
         consumer_.Stop();

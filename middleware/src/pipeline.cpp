@@ -70,8 +70,12 @@ commons::http::Middleware ErrorBoundary(commons::Logger& logger) {
 
 std::vector<commons::http::Middleware> StandardPipeline(PipelineParts parts) {
     std::vector<commons::http::Middleware> pipeline = {
-        RequestId(parts.ids),        AccessLog(parts.logger),        parts.metrics.Middleware(),
-        ErrorBoundary(parts.logger), Authentication(parts.api_keys, parts.public_route_prefixes), RateLimit(parts.rate_limiter),
+        RequestId(parts.ids),
+        AccessLog(parts.logger),
+        parts.metrics.Middleware(),
+        ErrorBoundary(parts.logger),
+        Authentication(parts.api_keys, parts.public_route_prefixes),
+        RateLimit(parts.rate_limiter),
     };
     if (parts.idempotency != nullptr) pipeline.push_back(Idempotency(*parts.idempotency));
     return pipeline;

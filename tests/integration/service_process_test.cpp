@@ -405,8 +405,7 @@ TEST(LedgerProcess, KilledMidLoadKeepsEveryAcknowledgedTransactionExactlyOnce) {
 // handled, which is what "never in flight twice at once" forbids.
 
 std::map<std::string, std::string> WebhookEnvironment(const test_support::ScratchDatabase& database,
-                                                      std::uint16_t port,
-                                                      const std::string& stream,
+                                                      std::uint16_t port, const std::string& stream,
                                                       const std::string& redis_url) {
     auto env = ServiceEnvironment(port);
     env["PAYMENTS_DATABASE_URL"] = database.url();
@@ -439,8 +438,8 @@ class WebhookProcessTest : public ::testing::Test {
             EXPECT_EQ(migrate.WaitForExit(60s), 0) << migrate.Output();
             migrated_ = true;
         }
-        auto service =
-            std::make_unique<ChildProcess>(Binary("webhook"), std::vector<std::string>{"serve"}, env);
+        auto service = std::make_unique<ChildProcess>(Binary("webhook"),
+                                                      std::vector<std::string>{"serve"}, env);
         EXPECT_TRUE(test_support::PollUntil(30s, [&] {
             return Healthy(port) || service->WaitForExit(0ms).has_value();
         })) << service->Output();
@@ -448,8 +447,9 @@ class WebhookProcessTest : public ::testing::Test {
     }
 
     std::string CreateEndpoint(std::uint16_t port, const std::string& name) {
-        auto reply = Fetch(port, "POST", "/v1/endpoints", auth_,
-                           nlohmann::json{{"url", receiver_.Url(name)}, {"event_types", {"*"}}}.dump());
+        auto reply =
+            Fetch(port, "POST", "/v1/endpoints", auth_,
+                  nlohmann::json{{"url", receiver_.Url(name)}, {"event_types", {"*"}}}.dump());
         EXPECT_EQ(reply.status, 201) << reply.body;
         return nlohmann::json::parse(reply.body).value("id", "");
     }
@@ -464,9 +464,9 @@ class WebhookProcessTest : public ::testing::Test {
             event.source = "orders";
             event.created = 1'700'000'000;
             event.data_json = R"({"n":)" + std::to_string(i) + "}";
-            auto reply = redis.Command({"XADD", stream_, "*", "id", event.id, "type", event.type,
-                                        "source", event.source, "envelope",
-                                        commons::FormatEnvelope(event)});
+            auto reply =
+                redis.Command({"XADD", stream_, "*", "id", event.id, "type", event.type, "source",
+                               event.source, "envelope", commons::FormatEnvelope(event)});
             EXPECT_FALSE(reply.is_error()) << reply.text;
             ids.push_back(event.id);
         }
@@ -478,9 +478,8 @@ class WebhookProcessTest : public ::testing::Test {
         settings.url = database_.url();
         settings.pool_size = 1;
         commons::ConnectionPool pool(settings);
-        return commons::WithTransaction(pool, [&](pqxx::dbtransaction& tx) {
-            return tx.exec1(sql)[0].as<std::int64_t>();
-        });
+        return commons::WithTransaction(
+            pool, [&](pqxx::dbtransaction& tx) { return tx.exec1(sql)[0].as<std::int64_t>(); });
     }
 
     static commons::RedisSettings RedisAt(const std::string& url) {
@@ -562,9 +561,9 @@ TEST_F(WebhookProcessTest, RedisRestartDelaysNothingAlreadyStoredAndLosesNothing
     ASSERT_TRUE(private_redis.Kill());
     // Redis is gone: events published straight to the service are stored and delivered anyway.
     for (int i = 0; i < 20; ++i) {
-        auto reply = Fetch(port, "POST", "/v1/events", auth_,
-                           R"({"type":"orders.order.created","data":{"direct":)" +
-                               std::to_string(i) + "}}");
+        auto reply =
+            Fetch(port, "POST", "/v1/events", auth_,
+                  R"({"type":"orders.order.created","data":{"direct":)" + std::to_string(i) + "}}");
         ASSERT_EQ(reply.status, 201) << reply.body;
     }
     ASSERT_TRUE(test_support::PollUntil(60s, [&] { return receiver_.Distinct().size() == 70; }));

@@ -36,9 +36,8 @@ class WebhookReceiver {
                     [this](commons::http::Request& request) { return Handle(request); });
         commons::http::ServerSettings settings;
         settings.address = "127.0.0.1";
-        server_ = std::make_unique<commons::http::Server>(settings, router_,
-                                                          std::vector<commons::http::Middleware>{},
-                                                          pool_, logger_);
+        server_ = std::make_unique<commons::http::Server>(
+            settings, router_, std::vector<commons::http::Middleware>{}, pool_, logger_);
         port_ = server_->Start();
     }
     ~WebhookReceiver() { server_->Stop(); }

@@ -137,7 +137,8 @@ std::vector<std::string> EventTypesField(const json& value) {
     std::vector<std::string> types;
     std::set<std::string> seen;
     for (const auto& item : value) {
-        if (!item.is_string() || !domain::IsValidEventTypePattern(item.get_ref<const std::string&>())) {
+        if (!item.is_string() ||
+            !domain::IsValidEventTypePattern(item.get_ref<const std::string&>())) {
             Bad("event_type_invalid",
                 "each event type is like \"ledger.transaction.posted\", \"payin.*\" or \"*\"",
                 "event_types");
@@ -156,7 +157,8 @@ std::string DescriptionField(const json& value) {
 }
 
 bool BoolField(const json& value, const char* name) {
-    if (!value.is_boolean()) Bad("parameter_invalid", std::string(name) + " must be a boolean", name);
+    if (!value.is_boolean())
+        Bad("parameter_invalid", std::string(name) + " must be a boolean", name);
     return value.get<bool>();
 }
 
@@ -178,22 +180,23 @@ json OptionalInt(const std::optional<std::int32_t>& value) {
 }
 
 json RenderEndpoint(const store::EndpointRecord& e) {
-    return {{"id", e.id},
-            {"object", "webhook_endpoint"},
-            {"url", e.url},
-            {"description", e.description},
-            {"event_types", e.event_types},
-            {"enabled", e.enabled},
-            {"disabled_reason", e.disabled_reason.empty() ? json(nullptr) : json(e.disabled_reason)},
-            {"rate_limit_per_second", OptionalInt(e.rate_limit_per_second)},
-            {"max_in_flight", OptionalInt(e.max_in_flight)},
-            {"ordered", e.ordered},
-            {"health",
-             {{"consecutive_failures", e.health.consecutive_failures},
-              {"failing_since", OptionalSeconds(e.health.failing_since)},
-              {"circuit_open_until", OptionalSeconds(e.health.circuit_open_until)}}},
-            {"created", e.created_us / domain::kMicrosPerSecond},
-            {"updated", e.updated_us / domain::kMicrosPerSecond}};
+    return {
+        {"id", e.id},
+        {"object", "webhook_endpoint"},
+        {"url", e.url},
+        {"description", e.description},
+        {"event_types", e.event_types},
+        {"enabled", e.enabled},
+        {"disabled_reason", e.disabled_reason.empty() ? json(nullptr) : json(e.disabled_reason)},
+        {"rate_limit_per_second", OptionalInt(e.rate_limit_per_second)},
+        {"max_in_flight", OptionalInt(e.max_in_flight)},
+        {"ordered", e.ordered},
+        {"health",
+         {{"consecutive_failures", e.health.consecutive_failures},
+          {"failing_since", OptionalSeconds(e.health.failing_since)},
+          {"circuit_open_until", OptionalSeconds(e.health.circuit_open_until)}}},
+        {"created", e.created_us / domain::kMicrosPerSecond},
+        {"updated", e.updated_us / domain::kMicrosPerSecond}};
 }
 
 json RenderSecrets(const std::vector<store::EndpointSecret>& secrets) {
@@ -261,7 +264,8 @@ Response CreateEndpoint(const ApiDependencies& deps, Request& request) {
             Bad("parameter_missing", "event_types is required", "event_types");
         }
         endpoint.event_types = EventTypesField(body["event_types"]);
-        if (body.contains("description")) endpoint.description = DescriptionField(body["description"]);
+        if (body.contains("description"))
+            endpoint.description = DescriptionField(body["description"]);
         if (body.contains("enabled")) endpoint.enabled = BoolField(body["enabled"], "enabled");
         if (body.contains("ordered")) endpoint.ordered = BoolField(body["ordered"], "ordered");
         if (body.contains("rate_limit_per_second")) {
@@ -269,7 +273,8 @@ Response CreateEndpoint(const ApiDependencies& deps, Request& request) {
                 LimitField(body["rate_limit_per_second"], "rate_limit_per_second", kRateLimitMax);
         }
         if (body.contains("max_in_flight")) {
-            endpoint.max_in_flight = LimitField(body["max_in_flight"], "max_in_flight", kInFlightMax);
+            endpoint.max_in_flight =
+                LimitField(body["max_in_flight"], "max_in_flight", kInFlightMax);
         }
         const std::string secret = NewSecret();
         auto created = deps.store.CreateEndpoint(endpoint, secret, deps.clock());
@@ -385,7 +390,8 @@ std::vector<std::string> ParseSecretList(std::string_view text) {
         std::size_t end = text.find_first_of(",\n", at);
         if (end == std::string_view::npos) end = text.size();
         std::string_view piece = text.substr(at, end - at);
-        while (!piece.empty() && (piece.front() == ' ' || piece.front() == '\t')) piece.remove_prefix(1);
+        while (!piece.empty() && (piece.front() == ' ' || piece.front() == '\t'))
+            piece.remove_prefix(1);
         while (!piece.empty() &&
                (piece.back() == ' ' || piece.back() == '\t' || piece.back() == '\r')) {
             piece.remove_suffix(1);
@@ -409,147 +415,157 @@ void AddRoutes(const ApiDependencies& deps, commons::http::Router& router) {
 
     router.Add(Method::kPost, "/v1/inbound/stripe",
                [d](Request& request) { return ReceiveStripe(*d, request); });
-    router.Add(Method::kGet, "/v1/inbound_events/{id}",
-               [d](Request& request) {
-                   bool processed = false;
-                   std::string handler;
-                   auto event = d->store.FindInbound(request.PathParam("id"), &processed, &handler);
-                   if (!event) return NotFound("inbound event");
-                   return Response::Json(
-                       200, json{{"id", event->id},
-                                 {"object", "inbound_event"},
-                                 {"type", event->type},
-                                 {"processed", processed},
-                                 {"handler", handler.empty() ? json(nullptr) : json(handler)},
-                                 {"attempts", event->attempts}}
-                                .dump());
-               },
-               admin);
+    router.Add(
+        Method::kGet, "/v1/inbound_events/{id}",
+        [d](Request& request) {
+            bool processed = false;
+            std::string handler;
+            auto event = d->store.FindInbound(request.PathParam("id"), &processed, &handler);
+            if (!event) return NotFound("inbound event");
+            return Response::Json(200,
+                                  json{{"id", event->id},
+                                       {"object", "inbound_event"},
+                                       {"type", event->type},
+                                       {"processed", processed},
+                                       {"handler", handler.empty() ? json(nullptr) : json(handler)},
+                                       {"attempts", event->attempts}}
+                                      .dump());
+        },
+        admin);
 
-    router.Add(Method::kPost, "/v1/endpoints",
-               [d](Request& request) { return CreateEndpoint(*d, request); }, admin);
-    router.Add(Method::kGet, "/v1/endpoints",
-               [d](Request& request) {
-                   return Guard([&] {
-                       const std::size_t limit = PageLimit(request);
-                       auto page = d->store.ListEndpoints(
-                           limit, request.QueryParam("starting_after").value_or(""));
-                       json data = json::array();
-                       for (const auto& e : page.items) data.push_back(RenderEndpoint(e));
-                       return Response::Json(200, json{{"object", "list"},
-                                                       {"data", std::move(data)},
-                                                       {"has_more", page.has_more}}
-                                                      .dump());
-                   });
-               },
-               admin);
-    router.Add(Method::kGet, "/v1/endpoints/{id}",
-               [d](Request& request) {
-                   auto endpoint = d->store.FindEndpoint(request.PathParam("id"));
-                   if (!endpoint) return NotFound("endpoint");
-                   return Response::Json(200, RenderEndpoint(*endpoint).dump());
-               },
-               admin);
-    router.Add(Method::kPatch, "/v1/endpoints/{id}",
-               [d](Request& request) { return UpdateEndpoint(*d, request); }, admin);
-    router.Add(Method::kDelete, "/v1/endpoints/{id}",
-               [d](Request& request) {
-                   const std::string& id = request.PathParam("id");
-                   if (!d->store.DeleteEndpoint(id, d->clock())) return NotFound("endpoint");
-                   return Response::Json(
-                       200, json{{"id", id}, {"object", "webhook_endpoint"}, {"deleted", true}}
-                                .dump());
-               },
-               admin);
-    router.Add(Method::kGet, "/v1/endpoints/{id}/secret",
-               [d](Request& request) {
-                   auto secrets = d->store.Secrets(request.PathParam("id"), d->clock());
-                   if (!secrets) return NotFound("endpoint");
-                   return Response::Json(
-                       200, json{{"secret", secrets->front().secret},
-                                 {"secrets", RenderSecrets(*secrets)}}
-                                .dump());
-               },
-               admin);
-    router.Add(Method::kPost, "/v1/endpoints/{id}/rotate_secret",
-               [d](Request& request) {
-                   const std::string secret = NewSecret();
-                   auto secrets = d->store.RotateSecret(request.PathParam("id"), secret,
-                                                        d->clock(), d->secret_overlap_us);
-                   if (!secrets) return NotFound("endpoint");
-                   return Response::Json(
-                       200, json{{"secret", secret}, {"secrets", RenderSecrets(*secrets)}}.dump());
-               },
-               admin);
-    router.Add(Method::kGet, "/v1/endpoints/{id}/attempts",
-               [d](Request& request) {
-                   return Guard([&] {
-                       const std::size_t limit = PageLimit(request);
-                       std::int64_t after = 0;
-                       if (auto cursor = request.QueryParam("starting_after")) {
-                           const std::string digits =
-                               cursor->rfind("att_", 0) == 0 ? cursor->substr(4) : "";
-                           if (digits.empty() || digits.size() > 18 ||
-                               !std::all_of(digits.begin(), digits.end(),
-                                            [](char c) { return c >= '0' && c <= '9'; })) {
-                               Bad("parameter_invalid", "starting_after must be an attempt id",
-                                   "starting_after");
-                           }
-                           after = std::stoll(digits);
-                       }
-                       const std::string& id = request.PathParam("id");
-                       if (!d->store.FindEndpoint(id)) return NotFound("endpoint");
-                       auto page = d->store.EndpointAttempts(id, limit, after);
-                       json data = json::array();
-                       for (const auto& a : page.items) data.push_back(RenderAttempt(a));
-                       return Response::Json(200, json{{"object", "list"},
-                                                       {"data", std::move(data)},
-                                                       {"has_more", page.has_more}}
-                                                      .dump());
-                   });
-               },
-               admin);
-    router.Add(Method::kPost, "/v1/endpoints/{id}/recover",
-               [d](Request& request) {
-                   return Guard([&] {
-                       json body = ParseBody(request);
-                       RejectUnknown(body, {"since"});
-                       if (!body.contains("since") || !body["since"].is_number_integer() ||
-                           body["since"].get<std::int64_t>() < 0 ||
-                           body["since"].get<std::int64_t>() >
-                               std::numeric_limits<std::int64_t>::max() / domain::kMicrosPerSecond) {
-                           Bad("parameter_invalid", "since must be a Unix time in seconds",
-                               "since");
-                       }
-                       const Micros since = body["since"].get<std::int64_t>() * domain::kMicrosPerSecond;
-                       auto count = d->store.Recover(request.PathParam("id"), since, d->clock());
-                       if (!count) return NotFound("endpoint");
-                       if (*count > 0) d->engine.Wake();
-                       return Response::Json(
-                           202, json{{"object", "recovery"}, {"deliveries", *count}}.dump());
-                   });
-               },
-               admin);
-    router.Add(Method::kPost, "/v1/events",
-               [d](Request& request) { return PublishEvent(*d, request); }, admin);
-    router.Add(Method::kGet, "/v1/deliveries/{id}",
-               [d](Request& request) {
-                   auto delivery = d->store.FindDelivery(request.PathParam("id"));
-                   if (!delivery) return NotFound("delivery");
-                   return Response::Json(
-                       200, RenderDelivery(*delivery, d->store.DeliveryAttempts(
-                                                          delivery->id, kDeliveryAttemptsShown))
-                                .dump());
-               },
-               admin);
-    router.Add(Method::kPost, "/v1/deliveries/{id}/retry",
-               [d](Request& request) {
-                   auto delivery = d->store.RetryDelivery(request.PathParam("id"), d->clock());
-                   if (!delivery) return NotFound("delivery");
-                   d->engine.Wake();
-                   return Response::Json(202, RenderDelivery(*delivery, {}).dump());
-               },
-               admin);
+    router.Add(
+        Method::kPost, "/v1/endpoints",
+        [d](Request& request) { return CreateEndpoint(*d, request); }, admin);
+    router.Add(
+        Method::kGet, "/v1/endpoints",
+        [d](Request& request) {
+            return Guard([&] {
+                const std::size_t limit = PageLimit(request);
+                auto page = d->store.ListEndpoints(
+                    limit, request.QueryParam("starting_after").value_or(""));
+                json data = json::array();
+                for (const auto& e : page.items) data.push_back(RenderEndpoint(e));
+                return Response::Json(
+                    200,
+                    json{{"object", "list"}, {"data", std::move(data)}, {"has_more", page.has_more}}
+                        .dump());
+            });
+        },
+        admin);
+    router.Add(
+        Method::kGet, "/v1/endpoints/{id}",
+        [d](Request& request) {
+            auto endpoint = d->store.FindEndpoint(request.PathParam("id"));
+            if (!endpoint) return NotFound("endpoint");
+            return Response::Json(200, RenderEndpoint(*endpoint).dump());
+        },
+        admin);
+    router.Add(
+        Method::kPatch, "/v1/endpoints/{id}",
+        [d](Request& request) { return UpdateEndpoint(*d, request); }, admin);
+    router.Add(
+        Method::kDelete, "/v1/endpoints/{id}",
+        [d](Request& request) {
+            const std::string& id = request.PathParam("id");
+            if (!d->store.DeleteEndpoint(id, d->clock())) return NotFound("endpoint");
+            return Response::Json(
+                200, json{{"id", id}, {"object", "webhook_endpoint"}, {"deleted", true}}.dump());
+        },
+        admin);
+    router.Add(
+        Method::kGet, "/v1/endpoints/{id}/secret",
+        [d](Request& request) {
+            auto secrets = d->store.Secrets(request.PathParam("id"), d->clock());
+            if (!secrets) return NotFound("endpoint");
+            return Response::Json(
+                200, json{{"secret", secrets->front().secret}, {"secrets", RenderSecrets(*secrets)}}
+                         .dump());
+        },
+        admin);
+    router.Add(
+        Method::kPost, "/v1/endpoints/{id}/rotate_secret",
+        [d](Request& request) {
+            const std::string secret = NewSecret();
+            auto secrets = d->store.RotateSecret(request.PathParam("id"), secret, d->clock(),
+                                                 d->secret_overlap_us);
+            if (!secrets) return NotFound("endpoint");
+            return Response::Json(
+                200, json{{"secret", secret}, {"secrets", RenderSecrets(*secrets)}}.dump());
+        },
+        admin);
+    router.Add(
+        Method::kGet, "/v1/endpoints/{id}/attempts",
+        [d](Request& request) {
+            return Guard([&] {
+                const std::size_t limit = PageLimit(request);
+                std::int64_t after = 0;
+                if (auto cursor = request.QueryParam("starting_after")) {
+                    const std::string digits =
+                        cursor->rfind("att_", 0) == 0 ? cursor->substr(4) : "";
+                    if (digits.empty() || digits.size() > 18 ||
+                        !std::all_of(digits.begin(), digits.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; })) {
+                        Bad("parameter_invalid", "starting_after must be an attempt id",
+                            "starting_after");
+                    }
+                    after = std::stoll(digits);
+                }
+                const std::string& id = request.PathParam("id");
+                if (!d->store.FindEndpoint(id)) return NotFound("endpoint");
+                auto page = d->store.EndpointAttempts(id, limit, after);
+                json data = json::array();
+                for (const auto& a : page.items) data.push_back(RenderAttempt(a));
+                return Response::Json(
+                    200,
+                    json{{"object", "list"}, {"data", std::move(data)}, {"has_more", page.has_more}}
+                        .dump());
+            });
+        },
+        admin);
+    router.Add(
+        Method::kPost, "/v1/endpoints/{id}/recover",
+        [d](Request& request) {
+            return Guard([&] {
+                json body = ParseBody(request);
+                RejectUnknown(body, {"since"});
+                if (!body.contains("since") || !body["since"].is_number_integer() ||
+                    body["since"].get<std::int64_t>() < 0 ||
+                    body["since"].get<std::int64_t>() >
+                        std::numeric_limits<std::int64_t>::max() / domain::kMicrosPerSecond) {
+                    Bad("parameter_invalid", "since must be a Unix time in seconds", "since");
+                }
+                const Micros since = body["since"].get<std::int64_t>() * domain::kMicrosPerSecond;
+                auto count = d->store.Recover(request.PathParam("id"), since, d->clock());
+                if (!count) return NotFound("endpoint");
+                if (*count > 0) d->engine.Wake();
+                return Response::Json(202,
+                                      json{{"object", "recovery"}, {"deliveries", *count}}.dump());
+            });
+        },
+        admin);
+    router.Add(
+        Method::kPost, "/v1/events", [d](Request& request) { return PublishEvent(*d, request); },
+        admin);
+    router.Add(
+        Method::kGet, "/v1/deliveries/{id}",
+        [d](Request& request) {
+            auto delivery = d->store.FindDelivery(request.PathParam("id"));
+            if (!delivery) return NotFound("delivery");
+            return Response::Json(
+                200, RenderDelivery(*delivery,
+                                    d->store.DeliveryAttempts(delivery->id, kDeliveryAttemptsShown))
+                         .dump());
+        },
+        admin);
+    router.Add(
+        Method::kPost, "/v1/deliveries/{id}/retry",
+        [d](Request& request) {
+            auto delivery = d->store.RetryDelivery(request.PathParam("id"), d->clock());
+            if (!delivery) return NotFound("delivery");
+            d->engine.Wake();
+            return Response::Json(202, RenderDelivery(*delivery, {}).dump());
+        },
+        admin);
 }
 
 }  // namespace webhook::api

@@ -129,13 +129,14 @@ void DeliveryEngine::Dispatch() {
     std::chrono::milliseconds backoff{0};
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-        auto free = [&] { return settings_.senders - std::min(settings_.senders, to_send_.size() + sending_); };
-        dispatcher_wakeup_.wait_for(lock, backoff.count() > 0 ? backoff : settings_.poll_interval,
-                                    [&] {
-                                        return stopping_ || (backoff.count() == 0 &&
-                                                             ((wake_ && free() > 0) ||
-                                                              free() >= claim_at));
-                                    });
+        auto free = [&] {
+            return settings_.senders - std::min(settings_.senders, to_send_.size() + sending_);
+        };
+        dispatcher_wakeup_.wait_for(
+            lock, backoff.count() > 0 ? backoff : settings_.poll_interval, [&] {
+                return stopping_ ||
+                       (backoff.count() == 0 && ((wake_ && free() > 0) || free() >= claim_at));
+            });
         if (stopping_) break;
         const std::size_t slots = free();
         if (slots == 0) continue;
@@ -170,7 +171,8 @@ void DeliveryEngine::Dispatch() {
         }
         lock.lock();
         if (failed) {
-            backoff = std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
+            backoff =
+                std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
             continue;
         }
         backoff = 0ms;
@@ -245,7 +247,8 @@ void DeliveryEngine::RecordLoop() {
                               {{"attempts", to_record_.size()}});
                 return;
             }
-            backoff = std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
+            backoff =
+                std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
             continue;
         }
         backoff = 0ms;
@@ -296,8 +299,8 @@ store::AttemptResult DeliveryEngine::Attempt(const store::ClaimedDelivery& deliv
             }
             outcome = domain::ClassifyStatus(response.status);
         } catch (const commons::http::ClientError& error) {
-            result.error = std::string(commons::http::ClientErrorKindName(error.kind())) + ": " +
-                           error.what();
+            result.error =
+                std::string(commons::http::ClientErrorKindName(error.kind())) + ": " + error.what();
         }
     }
     result.finished_us = std::max(clock_(), result.started_us);

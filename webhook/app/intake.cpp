@@ -33,7 +33,8 @@ store::PgWebhookStore::InboundOutcome InboundHandlers::Dispatch(
         }
         const auto& p = entry.pattern;
         if (p.size() > 2 && p.compare(p.size() - 2, 2, ".*") == 0 &&
-            event.type.size() > p.size() - 1 && event.type.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0 &&
+            event.type.size() > p.size() - 1 &&
+            event.type.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0 &&
             p.size() > best_length) {
             best = &entry;
             best_length = p.size();
@@ -119,7 +120,8 @@ void InboundWorker::Run() {
                 logger_.Warn("cannot dispatch inbound events; retrying with backoff",
                              {{"error", error.what()}});
             }
-            backoff = std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
+            backoff =
+                std::min<std::chrono::milliseconds>(5s, backoff.count() == 0 ? 100ms : backoff * 2);
         }
         lock.lock();
     }

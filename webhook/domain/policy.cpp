@@ -88,7 +88,8 @@ std::optional<Micros> NextAttemptAt(const RetrySchedule& schedule, std::size_t n
 }
 
 std::optional<std::int64_t> ParseRetryAfterSeconds(std::string_view value) {
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (value.empty() || value.size() > 10) return std::nullopt;
     std::int64_t seconds = 0;
@@ -118,9 +119,9 @@ RetryDecision DecideRetry(const RetrySchedule& schedule, std::size_t next_step, 
     if (!next) return {.final = true};
     if (outcome == AttemptOutcome::kThrottled && retry_after_seconds) {
         const Micros bound = ToMicros(retry_after_max);
-        const Micros wanted =
-            *retry_after_seconds > bound / kMicrosPerSecond ? bound
-                                                            : *retry_after_seconds * kMicrosPerSecond;
+        const Micros wanted = *retry_after_seconds > bound / kMicrosPerSecond
+                                  ? bound
+                                  : *retry_after_seconds * kMicrosPerSecond;
         *next = std::max(*next, now + wanted);
     }
     return {.final = false, .next_attempt = *next};
@@ -147,9 +148,8 @@ HealthChange ApplyOutcome(const EndpointHealth& health, AttemptOutcome outcome, 
         // Opened at the threshold, then doubled by every failed probe after it.
         const std::int32_t doublings =
             std::min(next.consecutive_failures - policy.circuit_failures, 30);
-        const Micros cooldown =
-            std::min(ToMicros(policy.circuit_cooldown) << doublings,
-                     ToMicros(policy.circuit_cooldown_max));
+        const Micros cooldown = std::min(ToMicros(policy.circuit_cooldown) << doublings,
+                                         ToMicros(policy.circuit_cooldown_max));
         next.circuit_open_until = now + cooldown;
     }
     return change;

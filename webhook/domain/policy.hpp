@@ -52,8 +52,8 @@ inline constexpr double kRetryJitter = 0.2;
 // When attempt number `next_step` (0-based index into the schedule) should run, given that the
 // previous one ended at `now`. `unit_random` is uniform in [0, 1) (injected: tests pass fixed
 // values). nullopt when the schedule is exhausted: the delivery has finally failed.
-std::optional<Micros> NextAttemptAt(const RetrySchedule& schedule, std::size_t next_step, Micros now,
-                                    double unit_random);
+std::optional<Micros> NextAttemptAt(const RetrySchedule& schedule, std::size_t next_step,
+                                    Micros now, double unit_random);
 
 // Seconds from a Retry-After header: delta-seconds only (an HTTP date is ignored, as most
 // senders of 429/503 use seconds). nullopt when absent or not a whole number of seconds.

@@ -104,8 +104,8 @@ std::vector<EndpointSecret> ReadSecrets(pqxx::dbtransaction& tx, const std::stri
                         "ORDER BY created_us DESC",
                         schema),
              id, now)) {
-        secrets.push_back({row[0].as<std::string>(), row[1].as<Micros>(),
-                           Optional<Micros>(row[2])});
+        secrets.push_back(
+            {row[0].as<std::string>(), row[1].as<Micros>(), Optional<Micros>(row[2])});
     }
     return secrets;
 }
@@ -220,9 +220,8 @@ std::optional<EndpointRecord> PgWebhookStore::UpdateEndpoint(const std::string& 
                                    "WHERE id = $1 RETURNING ") +
                            kEndpointColumns,
                        schema_),
-            id, e.url, e.description, commons::PgArray(e.event_types), e.enabled,
-            e.disabled_reason, OrZero(e.rate_limit_per_second), OrZero(e.max_in_flight), e.ordered,
-            now, reset_health);
+            id, e.url, e.description, commons::PgArray(e.event_types), e.enabled, e.disabled_reason,
+            OrZero(e.rate_limit_per_second), OrZero(e.max_in_flight), e.ordered, now, reset_health);
         return std::optional<EndpointRecord>(ReadEndpoint(row));
     });
 }
@@ -398,7 +397,8 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
                  endpoints_array)) {
             Limits l;
             l.rate = Optional<std::int32_t>(row[1]);
-            l.max_in_flight = Optional<std::int32_t>(row[2]).value_or(settings.default_max_in_flight);
+            l.max_in_flight =
+                Optional<std::int32_t>(row[2]).value_or(settings.default_max_in_flight);
             l.health.consecutive_failures = row[3].as<std::int32_t>();
             l.health.failing_since = Optional<Micros>(row[4]);
             l.health.circuit_open_until = Optional<Micros>(row[5]);
@@ -420,10 +420,9 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
         std::size_t buckets = 0;
         for (const auto& [endpoint_id, deliveries] : by_endpoint) {
             Limits& l = limits[endpoint_id];
-            const std::int64_t room =
-                std::max<std::int64_t>(0, domain::InFlightAllowed(l.health, now, settings.health,
-                                                                  l.max_in_flight) -
-                                              l.in_flight);
+            const std::int64_t room = std::max<std::int64_t>(
+                0, domain::InFlightAllowed(l.health, now, settings.health, l.max_in_flight) -
+                       l.in_flight);
             auto take = static_cast<std::int32_t>(
                 std::min<std::int64_t>(room, static_cast<std::int64_t>(deliveries.size())));
             if (l.rate && take > 0) {
@@ -447,8 +446,7 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
                             bucket_ids.Finish(), bucket_tokens.Finish(), bucket_updated.Finish());
         }
         if (chosen.empty()) return result;
-        const std::int64_t token =
-            static_cast<std::int64_t>(tokens() & 0x7fffffffffffffffULL) | 1;
+        const std::int64_t token = static_cast<std::int64_t>(tokens() & 0x7fffffffffffffffULL) | 1;
         auto leased = tx.exec_params(
             WithSchema("WITH leased AS (UPDATE {S}.deliveries d SET lease_until_us = $2, "
                        "lease_token = $3, attempts = d.attempts + 1 FROM unnest($1::text[]) AS "
@@ -493,9 +491,8 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
     // Outcomes of one endpoint apply in the order the attempts ended.
     std::vector<const AttemptResult*> ordered;
     for (const auto& r : results) ordered.push_back(&r);
-    std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
-        return a->finished_us < b->finished_us;
-    });
+    std::stable_sort(ordered.begin(), ordered.end(),
+                     [](const auto* a, const auto* b) { return a->finished_us < b->finished_us; });
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         struct EndpointState {
             domain::EndpointHealth health;
@@ -522,17 +519,16 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
             d_completed;
         commons::PgArrayBuilder a_delivery, a_endpoint, a_at, a_code, a_latency, a_error, a_body;
         for (const AttemptResult* r : ordered) {
-            const auto outcome =
-                r->status_code ? domain::ClassifyStatus(*r->status_code) : domain::AttemptOutcome::kFailed;
-            auto decision = domain::DecideRetry(settings.schedule,
-                                                static_cast<std::size_t>(r->step) + 1,
-                                                r->finished_us, unit_random(), outcome,
-                                                r->retry_after_seconds, settings.retry_after_max);
+            const auto outcome = r->status_code ? domain::ClassifyStatus(*r->status_code)
+                                                : domain::AttemptOutcome::kFailed;
+            auto decision = domain::DecideRetry(
+                settings.schedule, static_cast<std::size_t>(r->step) + 1, r->finished_us,
+                unit_random(), outcome, r->retry_after_seconds, settings.retry_after_max);
             d_ids.Add(r->delivery_id);
             d_tokens.Add(r->lease_token);
             d_status.Add(outcome == domain::AttemptOutcome::kSucceeded ? "succeeded"
-                         : decision.final                               ? "failed"
-                                                                        : "pending");
+                         : decision.final                              ? "failed"
+                                                                       : "pending");
             d_step.Add(static_cast<std::int64_t>(r->step) + 1);
             d_next.Add(decision.final ? r->finished_us : decision.next_attempt);
             d_code.AddOptional(r->status_code ? std::optional<std::int64_t>(*r->status_code)
@@ -562,7 +558,8 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
             auto found = endpoints.find(r->endpoint_id);
             if (found == endpoints.end()) continue;
             EndpointState& state = found->second;
-            auto change = domain::ApplyOutcome(state.health, outcome, r->finished_us, settings.health);
+            auto change =
+                domain::ApplyOutcome(state.health, outcome, r->finished_us, settings.health);
             state.health = change.health;
             if (change.disable != domain::DisableReason::kNone && state.enabled &&
                 state.disable == domain::DisableReason::kNone) {
@@ -630,7 +627,7 @@ std::optional<DeliveryRecord> PgWebhookStore::FindDelivery(const std::string& id
             WithSchema(std::string("SELECT ") + kDeliveryColumns +
                            " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
                            "WHERE d.id = $1",
-                           schema_),
+                       schema_),
             id);
         return rows.empty() ? std::nullopt : std::optional<DeliveryRecord>(ReadDelivery(rows[0]));
     });
@@ -686,7 +683,7 @@ std::optional<DeliveryRecord> PgWebhookStore::RetryDelivery(const std::string& i
             WithSchema(std::string("SELECT ") + kDeliveryColumns +
                            " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
                            "WHERE d.id = $1",
-                           schema_),
+                       schema_),
             id);
         return std::optional<DeliveryRecord>(ReadDelivery(row));
     });
@@ -756,8 +753,8 @@ bool PgWebhookStore::ProcessOneInbound(
         } else {
             // 1 s, 2 s, 4 s ... up to an hour between tries.
             const int doublings = std::min(event.attempts, 12);
-            const Micros backoff =
-                std::min<Micros>(domain::kMicrosPerSecond << doublings, 3600 * domain::kMicrosPerSecond);
+            const Micros backoff = std::min<Micros>(domain::kMicrosPerSecond << doublings,
+                                                    3600 * domain::kMicrosPerSecond);
             tx.exec_params0(WithSchema("UPDATE {S}.inbound_events SET attempts = attempts + 1, "
                                        "next_attempt_us = $2, last_error = left($3, 1000) WHERE "
                                        "id = $1",
@@ -779,10 +776,9 @@ std::optional<InboundEvent> PgWebhookStore::FindInbound(const std::string& id, b
         if (rows.empty()) return std::optional<InboundEvent>();
         if (processed) *processed = rows[0][4].as<bool>();
         if (handler) *handler = rows[0][5].as<std::string>();
-        return std::optional<InboundEvent>(InboundEvent{rows[0][0].as<std::string>(),
-                                                        rows[0][1].as<std::string>(),
-                                                        rows[0][2].as<std::string>(),
-                                                        rows[0][3].as<std::int32_t>()});
+        return std::optional<InboundEvent>(
+            InboundEvent{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+                         rows[0][2].as<std::string>(), rows[0][3].as<std::int32_t>()});
     });
 }
 

@@ -223,7 +223,8 @@ class PgWebhookStore {
     // Takes one due, unprocessed inbound event (skipping those another replica holds), calls
     // `handle` on it while holding its row, and records the outcome: processed, or retried
     // after a backoff. False when none was due.
-    bool ProcessOneInbound(Micros now, const std::function<InboundOutcome(const InboundEvent&)>& handle);
+    bool ProcessOneInbound(Micros now,
+                           const std::function<InboundOutcome(const InboundEvent&)>& handle);
     std::optional<InboundEvent> FindInbound(const std::string& id, bool* processed,
                                             std::string* handler);
 

@@ -44,15 +44,17 @@ TEST_F(WebhookFixture, EndpointsAreCreatedReadListedUpdatedAndDeleted) {
     auto first = Ok("GET", "/v1/endpoints?limit=1");
     ASSERT_EQ(first["data"].size(), 1u);
     EXPECT_TRUE(first["has_more"]);
-    auto second = Ok("GET", "/v1/endpoints?limit=1&starting_after=" +
-                                first["data"][0]["id"].get<std::string>());
+    auto second = Ok(
+        "GET", "/v1/endpoints?limit=1&starting_after=" + first["data"][0]["id"].get<std::string>());
     ASSERT_EQ(second["data"].size(), 1u);
     EXPECT_EQ(second["data"][0]["id"], id);  // newest first
     EXPECT_FALSE(second["has_more"]);
 
     auto patched = Ok("PATCH", "/v1/endpoints/" + id,
-                      {{"description", "all orders"}, {"rate_limit_per_second", nullptr},
-                       {"ordered", true}, {"enabled", false}});
+                      {{"description", "all orders"},
+                       {"rate_limit_per_second", nullptr},
+                       {"ordered", true},
+                       {"enabled", false}});
     EXPECT_EQ(patched["description"], "all orders");
     EXPECT_TRUE(patched["rate_limit_per_second"].is_null());
     EXPECT_TRUE(patched["ordered"]);
@@ -135,7 +137,8 @@ TEST_F(WebhookFixture, PublishedEventReachesEveryMatchingEndpointSignedPerStanda
     auto other = Endpoint("other", {"ledger.*"});
     auto event = Publish("orders.order.created", {{"order", "o_1"}, {"amount", 1250}});
     EXPECT_EQ(event["deliveries"], 2);
-    ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("orders") == 1 && receiver_.Count("exact") == 1; }));
+    ASSERT_TRUE(WaitFor(
+        10s, [&] { return receiver_.Count("orders") == 1 && receiver_.Count("exact") == 1; }));
     const auto received = receiver_.At("orders")[0];
     EXPECT_EQ(received.webhook_id, event["id"]);
     const std::int64_t now = Now() / domain::kMicrosPerSecond;
@@ -196,7 +199,7 @@ TEST_F(WebhookFixture, FailedAttemptsAreRetriedOnTheScheduleWithJitter) {
     auto endpoint = Endpoint("flaky");
     receiver_.SetResponder([&](const auto&) {
         return ++calls_ <= 2 ? Response::Text(500, "down", "text/plain")
-                            : Response::Text(200, "ok", "text/plain");
+                             : Response::Text(200, "ok", "text/plain");
     });
     auto event = Publish("orders.order.created");
     ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("flaky") == 1; }));
@@ -222,9 +225,8 @@ TEST_F(WebhookFixture, FailedAttemptsAreRetriedOnTheScheduleWithJitter) {
     EXPECT_GE(delivery["next_attempt"].get<std::int64_t>(), now_s + 238);
     EXPECT_LE(delivery["next_attempt"].get<std::int64_t>(), now_s + 361);
     Advance(6min);
-    ASSERT_TRUE(WaitFor(10s, [&] {
-        return Delivery(event["id"], endpoint["id"])["status"] == "succeeded";
-    }));
+    ASSERT_TRUE(WaitFor(
+        10s, [&] { return Delivery(event["id"], endpoint["id"])["status"] == "succeeded"; }));
     EXPECT_EQ(receiver_.Count("flaky"), 3u);
     // Every attempt of a delivery carries the same webhook-id.
     for (const auto& r : receiver_.At("flaky")) EXPECT_EQ(r.webhook_id, event["id"]);
@@ -265,8 +267,8 @@ TEST_F(WebhookFixture, GoneDisablesTheEndpointAndAnnouncesIt) {
     EXPECT_EQ(Delivery(event["id"], endpoint["id"])["status"], "failed");
     EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
                      ".outbox WHERE type = 'webhook.endpoint.disabled' AND data->>'reason' = "
-                     "'gone' AND data->>'endpoint_id' = '" + endpoint["id"].get<std::string>() +
-                     "'"),
+                     "'gone' AND data->>'endpoint_id' = '" +
+                     endpoint["id"].get<std::string>() + "'"),
               1);
     // A disabled endpoint gets no new deliveries.
     EXPECT_EQ(Publish("orders.order.created")["deliveries"], 0);
@@ -277,8 +279,9 @@ TEST_F(WebhookFixture, EndpointFailingForFiveDaysIsDisabled) {
     receiver_.SetResponder([](const auto&) { return Response::Text(500, "", "text/plain"); });
     Publish("orders.order.created");
     ASSERT_TRUE(WaitFor(10s, [&] {
-        return Ok("GET", "/v1/endpoints/" + endpoint["id"].get<std::string>())["health"]
-                   ["consecutive_failures"] == 1;
+        return Ok("GET", "/v1/endpoints/" +
+                             endpoint["id"].get<std::string>())["health"]["consecutive_failures"] ==
+               1;
     }));
     Advance(24h * 5);
     Publish("orders.order.created");
@@ -299,7 +302,7 @@ TEST_F(WebhookFixture, CircuitOpensAfterConsecutiveFailuresThenProbes) {
     const std::string id = endpoint["id"];
     receiver_.SetResponder([&](const auto&) {
         return healthy_ ? Response::Text(200, "ok", "text/plain")
-                       : Response::Text(500, "", "text/plain");
+                        : Response::Text(500, "", "text/plain");
     });
     std::vector<std::string> events;
     for (int i = 0; i < 5; ++i) events.push_back(Publish("orders.order.created")["id"]);
@@ -360,27 +363,27 @@ TEST_F(WebhookFixture, OrderedEndpointGetsEventsInOrderEvenAcrossRetries) {
     auto endpoint = Endpoint("ordered", {"*"}, {{"ordered", true}});
     receiver_.SetResponder([&](const auto&) {
         return ++calls_ == 1 ? Response::Text(500, "", "text/plain")
-                            : Response::Text(200, "ok", "text/plain");
+                             : Response::Text(200, "ok", "text/plain");
     });
     std::vector<std::string> events;
     for (int i = 0; i < 4; ++i) events.push_back(Publish("orders.order.created")["id"]);
     ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("ordered") == 1; }));
     // The first failed: the others wait for its retry instead of overtaking it.
-    ASSERT_TRUE(WaitFor(10s, [&] {
-        return Delivery(events[0], endpoint["id"])["last_status_code"] == 500;
-    }));
+    ASSERT_TRUE(WaitFor(
+        10s, [&] { return Delivery(events[0], endpoint["id"])["last_status_code"] == 500; }));
     EXPECT_EQ(receiver_.Count("ordered"), 1u);
     Advance(7s);
     ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("ordered") == 5; }));
     std::vector<std::string> order;
     for (const auto& r : receiver_.At("ordered")) order.push_back(r.webhook_id);
-    EXPECT_EQ(order, (std::vector<std::string>{events[0], events[0], events[1], events[2],
-                                               events[3]}));
+    EXPECT_EQ(order,
+              (std::vector<std::string>{events[0], events[0], events[1], events[2], events[3]}));
 }
 
 TEST_F(WebhookFixture, RotatedSecretKeepsSigningAlongsideTheNewOneForTheOverlap) {
     auto endpoint = Endpoint("rotating");
-    auto rotated = Ok("POST", "/v1/endpoints/" + endpoint["id"].get<std::string>() + "/rotate_secret");
+    auto rotated =
+        Ok("POST", "/v1/endpoints/" + endpoint["id"].get<std::string>() + "/rotate_secret");
     ASSERT_NE(rotated["secret"], endpoint["secret"]);
     ASSERT_EQ(rotated["secrets"].size(), 2u);
     EXPECT_EQ(rotated["secrets"][1]["secret"], endpoint["secret"]);
@@ -417,8 +420,8 @@ TEST_F(WebhookFixture, DeliveriesCanBeRetriedAndAnEndpointRecovered) {
     ASSERT_TRUE(WaitFor(10s, [&] { return Delivery(event["id"], id)["status"] == "succeeded"; }));
     // A succeeded delivery can be sent again on request.
     auto delivery = Delivery(event["id"], id);
-    auto retried = Ok("POST", "/v1/deliveries/" + delivery["id"].get<std::string>() + "/retry",
-                      nullptr, 202);
+    auto retried =
+        Ok("POST", "/v1/deliveries/" + delivery["id"].get<std::string>() + "/retry", nullptr, 202);
     EXPECT_EQ(retried["status"], "pending");
     ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("recovering") == 3; }));
     ASSERT_TRUE(WaitFor(10s, [&] { return Delivery(event["id"], id)["attempts"] == 3; }));
@@ -471,10 +474,11 @@ TEST_F(WebhookFixture, PrivateTargetsAreRefusedAtSendTimeUnlessAllowed) {
 
 TEST_F(WebhookFixture, HttpsEndpointsRequireAVerifiedTlsHandshake) {
     // The receiver speaks plain HTTP: an https URL to it fails in the handshake.
-    auto endpoint = Ok("POST", "/v1/endpoints",
-                       {{"url", "https://127.0.0.1:" + std::to_string(receiver_.port()) + "/hooks/tls"},
-                        {"event_types", {"*"}}},
-                       201);
+    auto endpoint =
+        Ok("POST", "/v1/endpoints",
+           {{"url", "https://127.0.0.1:" + std::to_string(receiver_.port()) + "/hooks/tls"},
+            {"event_types", {"*"}}},
+           201);
     auto event = Publish("orders.order.created");
     json delivery;
     ASSERT_TRUE(WaitFor(10s, [&] {
@@ -495,7 +499,8 @@ TEST_F(WebhookFixture, SignedStripeEventIsStoredOnceAcknowledgedAndDispatched) {
                       {{"Stripe-Signature", StripeHeader(kStripeSecret, t, body)}});
     ASSERT_EQ(reply.status, 200) << reply.body;
     EXPECT_EQ(json::parse(reply.body)["duplicate"], false);
-    ASSERT_TRUE(WaitFor(10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_1")["processed"] == true; }));
+    ASSERT_TRUE(WaitFor(
+        10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_1")["processed"] == true; }));
     EXPECT_EQ(Ok("GET", "/v1/inbound_events/evt_in_1")["handler"], "test_payments");
     // Stripe sends it again: acknowledged, not stored or handled twice.
     auto duplicate = Call("POST", "/v1/inbound/stripe", body, nullptr,
@@ -509,7 +514,8 @@ TEST_F(WebhookFixture, SignedStripeEventIsStoredOnceAcknowledgedAndDispatched) {
                    {{"Stripe-Signature", StripeHeader(kStripeSecret, t, other)}})
                   .status,
               200);
-    ASSERT_TRUE(WaitFor(10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_2")["processed"] == true; }));
+    ASSERT_TRUE(WaitFor(
+        10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_2")["processed"] == true; }));
     EXPECT_TRUE(Ok("GET", "/v1/inbound_events/evt_in_2")["handler"].is_null());
 }
 
@@ -522,10 +528,12 @@ TEST_F(WebhookFixture, FailingInboundHandlerIsRetriedAfterABackoff) {
                   .status,
               200);
     ASSERT_TRUE(WaitFor(10s, [&] { return handled_.load() == 1; }));
-    ASSERT_TRUE(WaitFor(10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_3")["attempts"] == 1; }));
+    ASSERT_TRUE(
+        WaitFor(10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_3")["attempts"] == 1; }));
     EXPECT_EQ(Ok("GET", "/v1/inbound_events/evt_in_3")["processed"], false);
     Advance(2s);
-    ASSERT_TRUE(WaitFor(10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_3")["processed"] == true; }));
+    ASSERT_TRUE(WaitFor(
+        10s, [&] { return Ok("GET", "/v1/inbound_events/evt_in_3")["processed"] == true; }));
     EXPECT_EQ(handled_.load(), 2);
 }
 

@@ -81,7 +81,8 @@ class WebhookFixture : public ::testing::Test {
         engine.lease = 10s;
         engine.record.health.circuit_failures = 3;
         engine.record.health.circuit_cooldown = 30s;
-        engine_ = std::make_unique<app::DeliveryEngine>(*store_, engine, Clock(), logger_, metrics_);
+        engine_ =
+            std::make_unique<app::DeliveryEngine>(*store_, engine, Clock(), logger_, metrics_);
         intake_ = std::make_unique<app::EventIntake>(*store_, *engine_, Clock());
         handlers_.Register("payment_intent.*", "test_payments", [this](const auto& event) {
             handled_.fetch_add(1);
@@ -108,8 +109,12 @@ class WebhookFixture : public ::testing::Test {
         settings.address = "127.0.0.1";
         server_ = std::make_unique<commons::http::Server>(
             settings, router_,
-            middleware::StandardPipeline({ids_, logger_, request_metrics_, *api_keys_,
-                                          rate_limiter_, idempotency_.get(),
+            middleware::StandardPipeline({ids_,
+                                          logger_,
+                                          request_metrics_,
+                                          *api_keys_,
+                                          rate_limiter_,
+                                          idempotency_.get(),
                                           {api::kInboundPrefix}}),
             blocking_pool_, logger_);
         port_ = server_->Start();
@@ -152,14 +157,13 @@ class WebhookFixture : public ::testing::Test {
         settings.consumer = commons::ConsumerName("webhook-test");
         settings.block = 200ms;
         consumer_ = std::make_unique<commons::StreamConsumer>(*redis_, settings, logger_, metrics_);
-        consumer_->StartBatch([this](const std::vector<commons::Event>& events) {
-            intake_->Add(events);
-        });
+        consumer_->StartBatch(
+            [this](const std::vector<commons::Event>& events) { intake_->Add(events); });
     }
     void AddToStream(const commons::Event& event) {
-        auto reply = redis_->Command({"XADD", stream_, "*", "id", event.id, "type", event.type,
-                                      "source", event.source, "envelope",
-                                      commons::FormatEnvelope(event)});
+        auto reply =
+            redis_->Command({"XADD", stream_, "*", "id", event.id, "type", event.type, "source",
+                             event.source, "envelope", commons::FormatEnvelope(event)});
         ASSERT_FALSE(reply.is_error()) << reply.text;
     }
 
@@ -185,7 +189,8 @@ class WebhookFixture : public ::testing::Test {
     }
 
     // Creates an endpoint at the receiver's /hooks/<name>.
-    json Endpoint(const std::string& name, json types = json::array({"*"}), json extra = json::object()) {
+    json Endpoint(const std::string& name, json types = json::array({"*"}),
+                  json extra = json::object()) {
         json body{{"url", receiver_.Url(name)}, {"event_types", std::move(types)}};
         for (auto& [key, value] : extra.items()) body[key] = value;
         return Ok("POST", "/v1/endpoints", body, 201);
@@ -204,9 +209,8 @@ class WebhookFixture : public ::testing::Test {
         return Ok("GET", "/v1/deliveries/" + id);
     }
     std::int64_t Scalar(const std::string& sql) {
-        return commons::WithTransaction(*pool_, [&](pqxx::dbtransaction& tx) {
-            return tx.exec1(sql)[0].as<std::int64_t>();
-        });
+        return commons::WithTransaction(
+            *pool_, [&](pqxx::dbtransaction& tx) { return tx.exec1(sql)[0].as<std::int64_t>(); });
     }
     bool WaitFor(std::chrono::milliseconds timeout, const std::function<bool()>& condition) {
         return test_support::PollUntil(timeout, condition);
