@@ -240,6 +240,16 @@ json RenderDelivery(const store::DeliveryRecord& d, const std::vector<store::Att
             {"attempt_log", std::move(attempts)}};
 }
 
+// A Stripe-style list: {"object": "list", "data": [...], "has_more": bool}.
+template <typename T, typename Render>
+Response ListResponse(const store::Page<T>& page, Render render) {
+    json data = json::array();
+    for (const auto& item : page.items) data.push_back(render(item));
+    return Response::Json(
+        200,
+        json{{"object", "list"}, {"data", std::move(data)}, {"has_more", page.has_more}}.dump());
+}
+
 std::string NewSecret() {
     // RandomHex draws from OpenSSL's CSPRNG; the hex is turned back into the raw bytes.
     const std::string hex = commons::RandomHex(kSecretBytes);
@@ -443,12 +453,7 @@ void AddRoutes(const ApiDependencies& deps, commons::http::Router& router) {
                 const std::size_t limit = PageLimit(request);
                 auto page = d->store.ListEndpoints(
                     limit, request.QueryParam("starting_after").value_or(""));
-                json data = json::array();
-                for (const auto& e : page.items) data.push_back(RenderEndpoint(e));
-                return Response::Json(
-                    200,
-                    json{{"object", "list"}, {"data", std::move(data)}, {"has_more", page.has_more}}
-                        .dump());
+                return ListResponse(page, RenderEndpoint);
             });
         },
         admin);
@@ -513,12 +518,7 @@ void AddRoutes(const ApiDependencies& deps, commons::http::Router& router) {
                 const std::string& id = request.PathParam("id");
                 if (!d->store.FindEndpoint(id)) return NotFound("endpoint");
                 auto page = d->store.EndpointAttempts(id, limit, after);
-                json data = json::array();
-                for (const auto& a : page.items) data.push_back(RenderAttempt(a));
-                return Response::Json(
-                    200,
-                    json{{"object", "list"}, {"data", std::move(data)}, {"has_more", page.has_more}}
-                        .dump());
+                return ListResponse(page, RenderAttempt);
             });
         },
         admin);
