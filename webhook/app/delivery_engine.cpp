@@ -220,6 +220,13 @@ void DeliveryEngine::RecordLoop() {
             if (senders_done_) return;
             continue;
         }
+        // While attempts are still running, give them a moment to finish so one transaction
+        // records many: a short linger instead of one transaction per attempt.
+        if (sending_ > 0 && settings_.record_linger.count() > 0 && !senders_done_) {
+            recorder_wakeup_.wait_for(lock, settings_.record_linger, [&] {
+                return to_record_.size() >= settings_.record_batch_max || senders_done_;
+            });
+        }
         std::vector<store::AttemptResult> batch;
         while (!to_record_.empty() && batch.size() < settings_.record_batch_max) {
             batch.push_back(std::move(to_record_.front()));

@@ -43,6 +43,8 @@ struct EngineSettings {
     std::size_t senders = 64;           // attempts in flight per replica
     std::size_t claim_batch_max = 200;  // deliveries per claim transaction
     std::size_t record_batch_max = 500;
+    // How long the recorder waits for more finished attempts while others are running.
+    std::chrono::microseconds record_linger{2000};
     std::chrono::milliseconds poll_interval{250};  // how soon another replica's work is seen
     // A claimed delivery is ours this long. Must exceed the request timeout by a margin, so a
     // lease never ends while its attempt can still be running.

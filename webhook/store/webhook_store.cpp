@@ -501,20 +501,42 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
             domain::DisableReason disable = domain::DisableReason::kNone;
         };
         std::map<std::string, EndpointState> endpoints;
-        for (const auto& row : tx.exec_params(
-                 WithSchema("SELECT id, consecutive_failures, failing_since_us, "
-                            "circuit_open_until_us, enabled, url FROM {S}.endpoints WHERE id = "
-                            "ANY($1::text[]) ORDER BY id FOR UPDATE",
-                            schema_),
-                 commons::PgArray(endpoint_ids))) {
-            EndpointState s;
-            s.health.consecutive_failures = row[1].as<std::int32_t>();
-            s.health.failing_since = Optional<Micros>(row[2]);
-            s.health.circuit_open_until = Optional<Micros>(row[3]);
-            s.enabled = row[4].as<bool>();
-            s.url = row[5].as<std::string>();
-            endpoints.emplace(row[0].as<std::string>(), std::move(s));
+        auto read = [&](const std::vector<std::string>& ids, bool lock) {
+            for (const auto& row : tx.exec_params(
+                     WithSchema(std::string("SELECT id, consecutive_failures, failing_since_us, "
+                                            "circuit_open_until_us, enabled, url FROM "
+                                            "{S}.endpoints WHERE id = ANY($1::text[]) ORDER BY "
+                                            "id") +
+                                    (lock ? " FOR UPDATE" : ""),
+                                schema_),
+                     commons::PgArray(ids))) {
+                EndpointState s;
+                s.health.consecutive_failures = row[1].as<std::int32_t>();
+                s.health.failing_since = Optional<Micros>(row[2]);
+                s.health.circuit_open_until = Optional<Micros>(row[3]);
+                s.enabled = row[4].as<bool>();
+                s.url = row[5].as<std::string>();
+                endpoints[row[0].as<std::string>()] = std::move(s);
+            }
+        };
+        // A healthy endpoint that only succeeded stays as it is: its row is neither locked nor
+        // written, so a busy endpoint's successes do not queue on its row. The others are read
+        // again under the row lock for the read-modify-write of their health.
+        read(endpoint_ids, false);
+        std::set<std::string> failing;
+        for (const auto& r : results) {
+            if (!r.status_code ||
+                domain::ClassifyStatus(*r.status_code) != domain::AttemptOutcome::kSucceeded) {
+                failing.insert(r.endpoint_id);
+            }
         }
+        std::vector<std::string> changing;
+        for (const auto& [id, state] : endpoints) {
+            const bool clean = state.health.consecutive_failures == 0 &&
+                               !state.health.failing_since && !state.health.circuit_open_until;
+            if (!clean || failing.count(id) > 0) changing.push_back(id);
+        }
+        if (!changing.empty()) read(changing, true);
         commons::PgArrayBuilder d_ids, d_tokens, d_status, d_step, d_next, d_code, d_error,
             d_completed;
         commons::PgArrayBuilder a_delivery, a_endpoint, a_at, a_code, a_latency, a_error, a_body;
@@ -586,7 +608,8 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
             a_delivery.Finish(), a_endpoint.Finish(), a_at.Finish(), a_code.Finish(),
             a_latency.Finish(), a_error.Finish(), a_body.Finish());
         commons::PgArrayBuilder e_ids, e_failures, e_since, e_open, e_disable;
-        for (const auto& [id, state] : endpoints) {
+        for (const auto& id : changing) {
+            const EndpointState& state = endpoints[id];
             e_ids.Add(id);
             e_failures.Add(static_cast<std::int64_t>(state.health.consecutive_failures));
             e_since.AddOptional(state.health.failing_since);
@@ -597,16 +620,19 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
                 e_disable.Add(DisableReasonName(state.disable));
             }
         }
-        tx.exec_params0(
-            WithSchema("UPDATE {S}.endpoints e SET consecutive_failures = u.failures, "
-                       "failing_since_us = u.since, circuit_open_until_us = u.open, enabled = "
-                       "e.enabled AND u.disable IS NULL, disabled_reason = coalesce(u.disable, "
-                       "e.disabled_reason) FROM unnest($1::text[], $2::int[], $3::bigint[], "
-                       "$4::bigint[], $5::text[]) AS u(id, failures, since, open, disable) WHERE "
-                       "e.id = u.id",
-                       schema_),
-            e_ids.Finish(), e_failures.Finish(), e_since.Finish(), e_open.Finish(),
-            e_disable.Finish());
+        if (!changing.empty()) {
+            tx.exec_params0(
+                WithSchema(
+                    "UPDATE {S}.endpoints e SET consecutive_failures = u.failures, "
+                    "failing_since_us = u.since, circuit_open_until_us = u.open, enabled = "
+                    "e.enabled AND u.disable IS NULL, disabled_reason = coalesce(u.disable, "
+                    "e.disabled_reason) FROM unnest($1::text[], $2::int[], $3::bigint[], "
+                    "$4::bigint[], $5::text[]) AS u(id, failures, since, open, disable) WHERE "
+                    "e.id = u.id",
+                    schema_),
+                e_ids.Finish(), e_failures.Finish(), e_since.Finish(), e_open.Finish(),
+                e_disable.Finish());
+        }
         for (const auto& [id, state] : endpoints) {
             if (state.disable == domain::DisableReason::kNone) continue;
             nlohmann::json data{{"endpoint_id", id},
