@@ -36,6 +36,10 @@ using commons::http::Method;
 // Setup and teardown requests (health, endpoints) are few; a couple of connections suffice.
 constexpr std::size_t kAdminConnections = 2;
 constexpr int kAdminAttemptsMax = 3;
+// An admin request waits at least this long per attempt: deleting an endpoint takes row locks
+// the delivery engine may hold for a while under load, and a deletion that gives up leaves
+// an endpoint behind.
+constexpr std::chrono::milliseconds kAdminRequestTimeoutMin{30'000};
 // Past this many failed publishes the rest of the run would only fail too: stop publishing.
 constexpr std::uint64_t kPublishFailuresMax = 1000;
 // Error bodies quoted in messages are cut here.
@@ -189,17 +193,19 @@ class AdminApi {
             const ClientResponse response = client_.Send(request);
             if (response.status == 200 || response.status == 404) return std::nullopt;
             return "DELETE " + request.url + " answered " + std::to_string(response.status) + " " +
-                   Quoted(response.body);
+                   Quoted(response.body) + "; endpoint " + id + " is left behind";
         } catch (const ClientError& error) {
-            return "DELETE " + request.url + ": " + error.what();
+            return "DELETE " + request.url + ": " + error.what() + "; endpoint " + id +
+                   " is left behind";
         }
     }
 
   private:
     static commons::http::ClientSettings ClientSettingsFor(const WebhookRunSettings& settings) {
         commons::http::ClientSettings client;
-        client.request_timeout = Millis(settings.request_timeout);
-        client.connect_timeout = client.request_timeout;
+        client.request_timeout =
+            std::max(kAdminRequestTimeoutMin, Millis(settings.request_timeout));
+        client.connect_timeout = Millis(settings.request_timeout);
         client.connections_per_host_max = kAdminConnections;
         client.attempts_max = kAdminAttemptsMax;
         client.user_agent = "bench";
