@@ -123,20 +123,26 @@ void DeliveryEngine::Wake() {
 }
 
 void DeliveryEngine::Dispatch() {
-    // Claim when a quarter of the slots are free (or on a wake-up): one claim transaction per
-    // batch, not per finished attempt.
+    // One claim transaction per batch of deliveries, not per finished attempt.
     const std::size_t claim_at = std::max<std::size_t>(1, settings_.senders / 4);
     std::chrono::milliseconds backoff{0};
+    bool hungry = true;
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         auto free = [&] {
             return settings_.senders - std::min(settings_.senders, to_send_.size() + sending_);
         };
-        dispatcher_wakeup_.wait_for(
-            lock, backoff.count() > 0 ? backoff : settings_.poll_interval, [&] {
-                return stopping_ ||
-                       (backoff.count() == 0 && ((wake_ && free() > 0) || free() >= claim_at));
-            });
+        auto busy = [&] { return to_send_.size() + sending_; };
+        // Claim when told work is due (at once when idle, else once a quarter of the slots are
+        // free, so a busy engine claims in batches), when the last claim was full (more is
+        // due), or when the poll interval passes (another replica's work, retries coming due).
+        dispatcher_wakeup_.wait_for(lock, backoff.count() > 0 ? backoff : settings_.poll_interval,
+                                    [&] {
+                                        if (stopping_) return true;
+                                        if (backoff.count() > 0 || free() == 0) return false;
+                                        return (wake_ && (busy() == 0 || free() >= claim_at)) ||
+                                               (hungry && free() >= claim_at);
+                                    });
         if (stopping_) break;
         const std::size_t slots = free();
         if (slots == 0) continue;
@@ -176,15 +182,13 @@ void DeliveryEngine::Dispatch() {
             continue;
         }
         backoff = 0ms;
+        hungry = result.deliveries.size() >= claim.limit;
         const auto pause_until = std::chrono::steady_clock::now() + settings_.saturated_pause;
         for (const auto& endpoint : result.saturated_endpoints) {
             paused_endpoints_[endpoint] = pause_until;
         }
-        const bool full = result.deliveries.size() == claim.limit;
         for (auto& delivery : result.deliveries) to_send_.push_back(std::move(delivery));
         if (!result.deliveries.empty()) senders_wakeup_.notify_all();
-        // A full batch suggests more is due: look again as soon as slots allow.
-        if (full) wake_ = true;
     }
 }
 

@@ -190,7 +190,7 @@ std::optional<EndpointRecord> PgWebhookStore::UpdateEndpoint(const std::string& 
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         auto rows = tx.exec_params(WithSchema(std::string("SELECT ") + kEndpointColumns +
                                                   " FROM {S}.endpoints WHERE id = $1 AND "
-                                                  "deleted_us IS NULL FOR UPDATE",
+                                                  "deleted_us IS NULL FOR NO KEY UPDATE",
                                               schema_),
                                    id);
         if (rows.empty()) return std::optional<EndpointRecord>();
@@ -251,7 +251,7 @@ std::optional<std::vector<EndpointSecret>> PgWebhookStore::RotateSecret(const st
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         auto found = tx.exec_params(
             WithSchema("SELECT id FROM {S}.endpoints WHERE id = $1 AND deleted_us IS NULL FOR "
-                       "UPDATE",
+                       "NO KEY UPDATE",
                        schema_),
             id);
         if (found.empty()) return std::optional<std::vector<EndpointSecret>>();
@@ -356,24 +356,49 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
         // Due, unleased deliveries of endpoints that take deliveries now; for an ordered
         // endpoint only its oldest pending delivery. Rows another replica is claiming are
         // skipped, never waited for.
-        auto candidates = tx.exec_params(
-            WithSchema("SELECT d.id, d.endpoint_id FROM {S}.deliveries d "
-                       "JOIN {S}.endpoints e ON e.id = d.endpoint_id "
-                       "WHERE d.status = 'pending' AND d.next_attempt_us <= $1 "
-                       "AND (d.lease_until_us IS NULL OR d.lease_until_us <= $1) "
-                       "AND e.enabled AND e.deleted_us IS NULL "
-                       "AND (e.circuit_open_until_us IS NULL OR e.circuit_open_until_us <= $1) "
-                       "AND NOT (d.endpoint_id = ANY($3::text[])) "
-                       "AND (NOT e.ordered OR d.seq = (SELECT min(p.seq) FROM {S}.deliveries p "
-                       "WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending')) "
-                       "ORDER BY d.next_attempt_us LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-                       schema_),
-            now, static_cast<std::int64_t>(settings.limit), excluded);
-        if (candidates.empty()) return result;
-        std::map<std::string, std::vector<std::string>> by_endpoint;  // in due order
-        for (const auto& row : candidates) {
-            by_endpoint[row[1].as<std::string>()].push_back(row[0].as<std::string>());
+        // Endpoints that take deliveries now (a small table): the unordered ones share one scan
+        // of the due index; an ordered one offers only its oldest pending delivery.
+        std::vector<std::string> unordered, ordered;
+        for (const auto& row : tx.exec_params(
+                 WithSchema("SELECT id, ordered FROM {S}.endpoints WHERE enabled AND deleted_us IS "
+                            "NULL AND (circuit_open_until_us IS NULL OR circuit_open_until_us <= "
+                            "$1) AND NOT (id = ANY($2::text[]))",
+                            schema_),
+                 now, excluded)) {
+            (row[1].as<bool>() ? ordered : unordered).push_back(row[0].as<std::string>());
         }
+        std::map<std::string, std::vector<std::string>> by_endpoint;  // in due order
+        if (!unordered.empty()) {
+            // Walks the due index in time order and stops at the limit. The endpoint filter is
+            // kept out of reach of the (endpoint_id, seq) index on purpose: a plan through it
+            // would read and sort an endpoint's whole backlog on every claim.
+            for (const auto& row : tx.exec_params(
+                     WithSchema(
+                         "SELECT id, endpoint_id FROM {S}.deliveries WHERE status = "
+                         "'pending' AND next_attempt_us <= $1 AND (lease_until_us IS NULL "
+                         "OR lease_until_us <= $1) AND (endpoint_id || '') = "
+                         "ANY($3::text[]) ORDER BY next_attempt_us LIMIT $2 FOR NO KEY UPDATE "
+                         "SKIP LOCKED",
+                         schema_),
+                     now, static_cast<std::int64_t>(settings.limit), commons::PgArray(unordered))) {
+                by_endpoint[row[1].as<std::string>()].push_back(row[0].as<std::string>());
+            }
+        }
+        if (!ordered.empty()) {
+            for (const auto& row : tx.exec_params(
+                     WithSchema("SELECT d.id, d.endpoint_id FROM {S}.deliveries d WHERE d.id IN "
+                                "(SELECT h.id FROM unnest($2::text[]) AS o(id) CROSS JOIN LATERAL "
+                                "(SELECT p.id, p.next_attempt_us, p.lease_until_us FROM "
+                                "{S}.deliveries p WHERE p.endpoint_id = o.id AND p.status = "
+                                "'pending' ORDER BY p.seq LIMIT 1) AS h WHERE h.next_attempt_us <= "
+                                "$1 AND (h.lease_until_us IS NULL OR h.lease_until_us <= $1)) "
+                                "AND d.status = 'pending' FOR NO KEY UPDATE SKIP LOCKED",
+                                schema_),
+                     now, commons::PgArray(ordered))) {
+                by_endpoint[row[1].as<std::string>()].push_back(row[0].as<std::string>());
+            }
+        }
+        if (by_endpoint.empty()) return result;
         std::vector<std::string> endpoint_ids;
         for (const auto& [id, unused] : by_endpoint) endpoint_ids.push_back(id);
         const std::string endpoints_array = commons::PgArray(endpoint_ids);
@@ -392,7 +417,7 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
                  WithSchema("SELECT id, rate_limit_per_second, max_in_flight, "
                             "consecutive_failures, failing_since_us, circuit_open_until_us, "
                             "rate_tokens, rate_updated_us, url FROM {S}.endpoints WHERE id = "
-                            "ANY($1::text[]) ORDER BY id FOR UPDATE",
+                            "ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
                             schema_),
                  endpoints_array)) {
             Limits l;
@@ -507,7 +532,7 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
                                             "circuit_open_until_us, enabled, url FROM "
                                             "{S}.endpoints WHERE id = ANY($1::text[]) ORDER BY "
                                             "id") +
-                                    (lock ? " FOR UPDATE" : ""),
+                                    (lock ? " FOR NO KEY UPDATE" : ""),
                                 schema_),
                      commons::PgArray(ids))) {
                 EndpointState s;
