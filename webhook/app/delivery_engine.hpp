@@ -5,7 +5,7 @@
 // "Delivery").
 //
 //   dispatcher (1 thread)  claims batches of due deliveries, as many as there are free send
-//                          slots, leaving out endpoints found saturated a moment ago;
+//                          slots, leaving out endpoints found out of rate tokens;
 //   senders (N threads)    one HTTP attempt each, no redirects, bounded time and body;
 //   recorder (1 thread)    writes finished attempts in batches, then wakes the dispatcher
 //                          (an ordered endpoint's next delivery waits for that record).
@@ -55,7 +55,7 @@ struct EngineSettings {
     bool allow_private_targets = false;
     std::string ca_file;  // empty: the system's trusted CAs
     std::int32_t default_max_in_flight = 32;
-    // An endpoint left saturated (in-flight bound or rate limit) is skipped this long.
+    // An endpoint out of rate-limit tokens is skipped this long.
     std::chrono::milliseconds saturated_pause{50};
     store::RecordSettings record;  // schedule, Retry-After bound, health policy
 };

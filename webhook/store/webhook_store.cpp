@@ -451,14 +451,15 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
             auto take = static_cast<std::int32_t>(
                 std::min<std::int64_t>(room, static_cast<std::int64_t>(deliveries.size())));
             if (l.rate && take > 0) {
-                take = domain::TakeTokens(l.bucket, *l.rate, now, take);
+                const std::int32_t allowed = domain::TakeTokens(l.bucket, *l.rate, now, take);
+                // Out of tokens: no point asking again before they refill. (An endpoint at its
+                // in-flight bound is not paused: a recorded attempt frees room at once.)
+                if (allowed < take) result.saturated_endpoints.push_back(endpoint_id);
+                take = allowed;
                 bucket_ids.Add(endpoint_id);
                 bucket_tokens.Add(std::to_string(l.bucket.tokens));
                 bucket_updated.Add(l.bucket.updated);
                 ++buckets;
-            }
-            if (static_cast<std::size_t>(take) < deliveries.size()) {
-                result.saturated_endpoints.push_back(endpoint_id);
             }
             chosen.insert(chosen.end(), deliveries.begin(), deliveries.begin() + take);
         }

@@ -126,8 +126,8 @@ struct ClaimSettings {
 
 struct ClaimResult {
     std::vector<ClaimedDelivery> deliveries;
-    // Endpoints that had due deliveries left behind by their in-flight bound or rate limit:
-    // the dispatcher leaves them out of its next scans for a moment.
+    // Endpoints whose rate limit left due deliveries behind: the dispatcher leaves them out of
+    // its next scans until tokens have refilled.
     std::vector<std::string> saturated_endpoints;
 };
 
