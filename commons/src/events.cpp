@@ -619,6 +619,30 @@ void StreamConsumer::DeadLetter(const Message& message, std::string_view reason)
                    {"dead_letter_stream", settings_.dead_letter_stream}});
 }
 
+namespace {
+
+// Runs a consumer's handler. An unavailable database or Redis is logged and rethrown, so the
+// background loop backs off; any other exception is logged and reported as false (the messages
+// stay pending).
+template <typename Call, typename LogFailure>
+bool RunHandler(const Call& call, const LogFailure& log_failure) {
+    try {
+        call();
+    } catch (const DatabaseUnavailableError& error) {
+        log_failure(error);
+        throw;
+    } catch (const RedisUnavailableError& error) {
+        log_failure(error);
+        throw;
+    } catch (const std::exception& error) {
+        log_failure(error);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 std::optional<Event> StreamConsumer::Prepare(const Message& message) {
     if (message.fields.empty()) {
         // The entry was trimmed from the stream while pending: there is nothing left to handle.
@@ -652,18 +676,7 @@ bool StreamConsumer::Deliver(const Message& message, const Handler& handler) {
                       {"deliveries", message.delivery_count},
                       {"error", error.what()}});
     };
-    try {
-        handler(*event);
-    } catch (const DatabaseUnavailableError& error) {
-        log_failure(error);
-        throw;
-    } catch (const RedisUnavailableError& error) {
-        log_failure(error);
-        throw;
-    } catch (const std::exception& error) {
-        log_failure(error);
-        return false;
-    }
+    if (!RunHandler([&] { handler(*event); }, log_failure)) return false;
     Ack(message.stream_id);
     handled_.Increment();
     return true;
@@ -706,18 +719,7 @@ std::size_t StreamConsumer::DeliverBatch(const std::vector<Message>& messages,
                       {"group", settings_.group},
                       {"error", error.what()}});
     };
-    try {
-        handler(events);
-    } catch (const DatabaseUnavailableError& error) {
-        log_failure(error);
-        throw;
-    } catch (const RedisUnavailableError& error) {
-        log_failure(error);
-        throw;
-    } catch (const std::exception& error) {
-        log_failure(error);
-        return 0;
-    }
+    if (!RunHandler([&] { handler(events); }, log_failure)) return 0;
     std::vector<std::string> args{"XACK", settings_.stream, settings_.group};
     for (const auto& event : events) args.push_back(event.stream_id);
     RedisReply reply = redis_.Command(args, RedisRetry::kRetryOnce);
