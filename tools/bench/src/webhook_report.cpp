@@ -33,6 +33,13 @@ void Line(std::string& out, std::string_view key, const std::string& value) {
     out += '\n';
 }
 
+// Why not every expected delivery arrived, if so.
+std::string DrainNote(const WebhookSummaryRow& row) {
+    if (row.drained) return "";
+    return row.interrupted ? " (interrupted before every delivery arrived)"
+                           : " (the drain timeout passed first)";
+}
+
 std::string CpuText(const WebhookSummaryRow& row) {
     std::string text = "per delivery (us):";
     for (const auto& [name, seconds] : row.cpu->process_seconds) {
@@ -66,7 +73,7 @@ void AppendRowText(const WebhookSummaryRow& row, std::string& out) {
          "expected " + Count(row.expected) + ", received " + Count(row.received) + ", missing " +
              Count(row.missing) + ", duplicates " + Count(row.duplicates) + ", unexpected " +
              Count(row.unexpected) + ", mismatched ids " + Count(row.mismatched_event_ids) +
-             (row.drained ? "" : " (the drain timeout passed first)"));
+             DrainNote(row));
     Line(out, "throughput",
          Fixed(row.deliveries_per_s, 1) + " deliveries/s sustained (" + Count(row.received) +
              " over " + Fixed(row.span_s, 3) +

@@ -196,6 +196,16 @@ TEST(FormatWebhookText, SaysWhenTheDrainTimedOutAndWhatTheReceiverRefused) {
     EXPECT_NE(text.find("1 malformed"), std::string::npos) << text;
 }
 
+TEST(FormatWebhookText, BlamesAnInterruptNotTheDrainTimeoutWhenStopped) {
+    WebhookReport report = Report(false);
+    report.rows[0].drained = false;
+    report.rows[0].interrupted = true;
+    const std::string text = FormatWebhookText(report);
+    EXPECT_NE(text.find("(interrupted before every delivery arrived)"), std::string::npos) << text;
+    EXPECT_EQ(text.find("(the drain timeout passed first)"), std::string::npos) << text;
+    EXPECT_NE(text.find("failed 0 (interrupted)"), std::string::npos) << text;
+}
+
 TEST(FormatWebhookJson, CarriesEveryNumberAndTheGoals) {
     const auto json = nlohmann::json::parse(FormatWebhookJson(Report(true)));
     EXPECT_EQ(json["scenario"], "webhook");

@@ -535,7 +535,7 @@ WebhookReport RunWebhookScenarios(const WebhookRunSettings& settings, std::strin
         WebhookSummaryRow row = SummarizeWebhookScenario(
             name, book, settings.rate_per_second,
             std::chrono::duration<double>(published.elapsed).count(), published.failures);
-        row.drained = all_arrived && !stop.load();
+        row.drained = all_arrived;
         row.interrupted = stop.load();
         row.cpu = std::move(cpu_usage);
         row.attributes = {

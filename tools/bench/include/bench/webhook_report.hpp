@@ -46,7 +46,7 @@ struct WebhookSummaryRow {
     double drain_s = 0;           // from the last publish to the last first arrival
     double events_per_s = 0;      // events_published / publish_s: the achieved publish rate
     double deliveries_per_s = 0;  // received / span_s: sustained
-    bool drained = false;         // every expected delivery arrived in time
+    bool drained = false;         // every expected delivery arrived before the wait ended
     bool interrupted = false;     // a signal ended publishing or the wait early
 
     // Publish to first arrival, of every delivery received.
@@ -68,7 +68,7 @@ struct WebhookSummaryRow {
 
 // Fills a row from a finished scenario's book. `publish_s` is how long publishing took;
 // `rate_per_second` is the offered rate (0 unpaced). `drained` and `interrupted` are left to
-// the caller: drained is the book's complete() only if the wait was not cut short.
+// the caller, who knows how the wait ended.
 WebhookSummaryRow SummarizeWebhookScenario(std::string scenario, const DeliveryBook& book,
                                            double rate_per_second, double publish_s,
                                            std::uint64_t publish_failures);
