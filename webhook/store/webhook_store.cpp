@@ -227,21 +227,35 @@ std::optional<EndpointRecord> PgWebhookStore::UpdateEndpoint(const std::string& 
 }
 
 bool PgWebhookStore::DeleteEndpoint(const std::string& id, Micros now) {
-    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-        auto deleted = tx.exec_params(
-            WithSchema("UPDATE {S}.endpoints SET deleted_us = $2, enabled = false, updated_us = $2 "
-                       "WHERE id = $1 AND deleted_us IS NULL RETURNING id",
-                       schema_),
-            id, now);
-        if (deleted.empty()) return false;
-        tx.exec_params0(WithSchema("UPDATE {S}.deliveries SET status = 'failed', last_error = "
-                                   "'endpoint_deleted', completed_us = $2, lease_until_us = NULL, "
-                                   "lease_token = NULL WHERE endpoint_id = $1 AND status = "
-                                   "'pending'",
-                                   schema_),
-                        id, now);
-        return true;
+    // First the endpoint alone: from its commit on, no claim takes its deliveries. Its pending
+    // deliveries are failed afterwards, in transactions that lock no endpoint row, because a
+    // claim locks deliveries before their endpoint and one transaction doing both in the other
+    // order would deadlock with it.
+    const bool deleted = commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+        return !tx.exec_params(WithSchema("UPDATE {S}.endpoints SET deleted_us = $2, enabled = "
+                                          "false, updated_us = $2 WHERE id = $1 AND deleted_us IS "
+                                          "NULL RETURNING id",
+                                          schema_),
+                               id, now)
+                    .empty();
     });
+    if (!deleted) return false;
+    constexpr std::int64_t kBatch = 1000;  // bounds each transaction's locks and duration
+    for (;;) {
+        const auto failed = commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+            return tx
+                .exec_params(
+                    WithSchema("UPDATE {S}.deliveries SET status = 'failed', last_error = "
+                               "'endpoint_deleted', completed_us = $2, lease_until_us = NULL, "
+                               "lease_token = NULL WHERE id IN (SELECT id FROM {S}.deliveries "
+                               "WHERE endpoint_id = $1 AND status = 'pending' LIMIT $3) "
+                               "RETURNING id",
+                               schema_),
+                    id, now, kBatch)
+                .size();
+        });
+        if (failed < static_cast<std::size_t>(kBatch)) return true;
+    }
 }
 
 std::optional<std::vector<EndpointSecret>> PgWebhookStore::RotateSecret(const std::string& id,

@@ -380,6 +380,28 @@ TEST_F(WebhookFixture, OrderedEndpointGetsEventsInOrderEvenAcrossRetries) {
               (std::vector<std::string>{events[0], events[0], events[1], events[2], events[3]}));
 }
 
+TEST_F(WebhookFixture, DeletingAnEndpointWithDeliveriesInFlightFailsItsBacklogAndStopsIt) {
+    auto endpoint = Endpoint("leaving", {"*"}, {{"max_in_flight", 2}});
+    const std::string id = endpoint["id"];
+    receiver_.SetResponder([&](const auto&) {
+        gate_.Wait();
+        return Response::Text(200, "ok", "text/plain");
+    });
+    for (int i = 0; i < 30; ++i) Publish("orders.order.created");
+    ASSERT_TRUE(gate_.WaitForWaiters(2, 10s));
+    EXPECT_TRUE(Ok("DELETE", "/v1/endpoints/" + id)["deleted"]);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                     ".deliveries WHERE status = 'failed' AND last_error = 'endpoint_deleted'"),
+              30);
+    gate_.Open();
+    // The two attempts in flight finish, but their outcome no longer changes the deliveries.
+    ASSERT_TRUE(
+        WaitFor(10s, [&] { return Scalar("SELECT count(*) FROM " + schema_ + ".attempts") == 2; }));
+    EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".deliveries WHERE status <> 'failed'"),
+              0);
+    EXPECT_EQ(receiver_.Count("leaving"), 2u);
+}
+
 TEST_F(WebhookFixture, RotatedSecretKeepsSigningAlongsideTheNewOneForTheOverlap) {
     auto endpoint = Endpoint("rotating");
     auto rotated =
