@@ -549,12 +549,11 @@ void AddRoutes(const ApiDependencies& deps, commons::http::Router& router) {
     router.Add(
         Method::kGet, "/v1/deliveries/{id}",
         [d](Request& request) {
-            auto delivery = d->store.FindDelivery(request.PathParam("id"));
+            std::vector<store::AttemptRecord> attempts;
+            auto delivery =
+                d->store.FindDelivery(request.PathParam("id"), &attempts, kDeliveryAttemptsShown);
             if (!delivery) return NotFound("delivery");
-            return Response::Json(
-                200, RenderDelivery(*delivery,
-                                    d->store.DeliveryAttempts(delivery->id, kDeliveryAttemptsShown))
-                         .dump());
+            return Response::Json(200, RenderDelivery(*delivery, attempts).dump());
         },
         admin);
     router.Add(

@@ -687,32 +687,32 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
     });
 }
 
-std::optional<DeliveryRecord> PgWebhookStore::FindDelivery(const std::string& id) {
-    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-        auto rows = tx.exec_params(
-            WithSchema(std::string("SELECT ") + kDeliveryColumns +
-                           " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
-                           "WHERE d.id = $1",
-                       schema_),
-            id);
-        return rows.empty() ? std::nullopt : std::optional<DeliveryRecord>(ReadDelivery(rows[0]));
-    });
-}
-
-std::vector<AttemptRecord> PgWebhookStore::DeliveryAttempts(const std::string& delivery_id,
-                                                            std::size_t limit) {
-    return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-        std::vector<AttemptRecord> attempts;
-        for (const auto& row : tx.exec_params(
-                 WithSchema(std::string("SELECT ") + kAttemptColumns +
-                                " FROM {S}.attempts WHERE delivery_id = $1 ORDER BY id DESC "
-                                "LIMIT $2",
-                            schema_),
-                 delivery_id, static_cast<std::int64_t>(limit))) {
-            attempts.push_back(ReadAttempt(row));
-        }
-        return attempts;
-    });
+std::optional<DeliveryRecord> PgWebhookStore::FindDelivery(const std::string& id,
+                                                           std::vector<AttemptRecord>* attempts,
+                                                           std::size_t attempts_limit) {
+    // One snapshot for both reads, so the attempt log and the delivery's state agree.
+    return commons::WithTransaction<commons::Isolation::kRepeatableRead>(
+        pool_, [&](pqxx::dbtransaction& tx) {
+            auto rows = tx.exec_params(
+                WithSchema(std::string("SELECT ") + kDeliveryColumns +
+                               " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
+                               "WHERE d.id = $1",
+                           schema_),
+                id);
+            if (rows.empty()) return std::optional<DeliveryRecord>();
+            if (attempts != nullptr) {
+                attempts->clear();
+                for (const auto& row : tx.exec_params(
+                         WithSchema(std::string("SELECT ") + kAttemptColumns +
+                                        " FROM {S}.attempts WHERE delivery_id = $1 ORDER BY id "
+                                        "DESC LIMIT $2",
+                                    schema_),
+                         id, static_cast<std::int64_t>(attempts_limit))) {
+                    attempts->push_back(ReadAttempt(row));
+                }
+            }
+            return std::optional<DeliveryRecord>(ReadDelivery(rows[0]));
+        });
 }
 
 Page<AttemptRecord> PgWebhookStore::EndpointAttempts(const std::string& endpoint_id,

@@ -198,8 +198,11 @@ class PgWebhookStore {
                               const RecordSettings& settings,
                               const std::function<double()>& unit_random);
 
-    std::optional<DeliveryRecord> FindDelivery(const std::string& id);
-    std::vector<AttemptRecord> DeliveryAttempts(const std::string& delivery_id, std::size_t limit);
+    // The delivery and, when `attempts` is given, its latest `attempts_limit` attempts, newest
+    // first, read from one snapshot.
+    std::optional<DeliveryRecord> FindDelivery(const std::string& id,
+                                               std::vector<AttemptRecord>* attempts = nullptr,
+                                               std::size_t attempts_limit = 0);
     // Attempts of an endpoint, newest first; `starting_after` is an attempt id (0: none).
     Page<AttemptRecord> EndpointAttempts(const std::string& endpoint_id, std::size_t limit,
                                          std::int64_t starting_after);

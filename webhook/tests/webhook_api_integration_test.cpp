@@ -196,6 +196,7 @@ TEST_F(WebhookFixture, EventsFromTheStreamAreStoredOnceAndDelivered) {
 }
 
 TEST_F(WebhookFixture, FailedAttemptsAreRetriedOnTheScheduleWithJitter) {
+    Freeze();  // retries come due only when the test moves the clock
     auto endpoint = Endpoint("flaky");
     receiver_.SetResponder([&](const auto&) {
         return ++calls_ <= 2 ? Response::Text(500, "down", "text/plain")
@@ -297,6 +298,7 @@ TEST_F(WebhookFixture, EndpointFailingForFiveDaysIsDisabled) {
 }
 
 TEST_F(WebhookFixture, CircuitOpensAfterConsecutiveFailuresThenProbes) {
+    Freeze();  // retries come due only when the test moves the clock
     // One at a time, so the third failure is recorded before a fourth attempt could start.
     auto endpoint = Endpoint("breaker", {"*"}, {{"max_in_flight", 1}});
     const std::string id = endpoint["id"];
@@ -328,6 +330,7 @@ TEST_F(WebhookFixture, CircuitOpensAfterConsecutiveFailuresThenProbes) {
 }
 
 TEST_F(WebhookFixture, RateLimitIsEnforcedPerEndpoint) {
+    Freeze();  // tokens refill only when the test moves the clock
     auto limited = Endpoint("slow", {"*"}, {{"rate_limit_per_second", 5}});
     for (int i = 0; i < 20; ++i) Publish("orders.order.created");
     // The clock stands still: the bucket's first second of tokens, and nothing more.
@@ -360,6 +363,7 @@ TEST_F(WebhookFixture, InFlightDeliveriesPerEndpointAreBounded) {
 }
 
 TEST_F(WebhookFixture, OrderedEndpointGetsEventsInOrderEvenAcrossRetries) {
+    Freeze();  // retries come due only when the test moves the clock
     auto endpoint = Endpoint("ordered", {"*"}, {{"ordered", true}});
     receiver_.SetResponder([&](const auto&) {
         return ++calls_ == 1 ? Response::Text(500, "", "text/plain")

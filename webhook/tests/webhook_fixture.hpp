@@ -138,9 +138,14 @@ class WebhookFixture : public ::testing::Test {
         std::filesystem::remove_all(secrets_dir_);
     }
 
+    // The system clock plus what Advance() added; after Freeze(), time moves only by Advance().
     std::function<domain::Micros()> Clock() {
-        return [this] { return app::SystemMicros() + clock_offset_us_.load(); };
+        return [this] {
+            const domain::Micros frozen = frozen_at_us_.load();
+            return (frozen != 0 ? frozen : app::SystemMicros()) + clock_offset_us_.load();
+        };
     }
+    void Freeze() { frozen_at_us_ = app::SystemMicros(); }
     domain::Micros Now() { return Clock()(); }
     // Moves the injected clock forward and lets the engine look at once.
     void Advance(std::chrono::milliseconds by) {
@@ -228,6 +233,7 @@ class WebhookFixture : public ::testing::Test {
     middleware::RequestMetrics request_metrics_{"webhook-test", metrics_};
     middleware::RateLimiter rate_limiter_{middleware::RateLimitSettings{0, 1, 1000}};
     std::atomic<domain::Micros> clock_offset_us_{0};
+    std::atomic<domain::Micros> frozen_at_us_{0};
     // State the receiver's responders use: members, so they outlive every request.
     std::atomic<int> calls_{0};
     std::atomic<bool> healthy_{false};
