@@ -234,6 +234,7 @@ TEST_F(WebhookFixture, FailedAttemptsAreRetriedOnTheScheduleWithJitter) {
 }
 
 TEST_F(WebhookFixture, RetryAfterOfA429IsHonouredAndRedirectsAreNotFollowed) {
+    Freeze();  // so the next attempt can be compared with now exactly
     auto throttled = Endpoint("busy");
     auto moved = Endpoint("moved");
     receiver_.SetResponder([&](const auto& r) {
@@ -546,6 +547,7 @@ TEST_F(WebhookFixture, SignedStripeEventIsStoredOnceAcknowledgedAndDispatched) {
 }
 
 TEST_F(WebhookFixture, FailingInboundHandlerIsRetriedAfterABackoff) {
+    Freeze();  // the retry comes due only when the test moves the clock
     fail_handler_ = true;
     const std::string body = R"({"id":"evt_in_3","type":"payment_intent.created"})";
     const std::int64_t t = Now() / domain::kMicrosPerSecond;
