@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -163,6 +164,21 @@ std::optional<CpuUsage> CpuWindow::Finish() {
     if (thread_.joinable()) thread_.join();
     if (!first_) return std::nullopt;
     return CpuBetween(*first_, SampleCpu(names_), names_, TicksPerSecond());
+}
+
+std::string CpuTableRow(const std::string& scenario, int scenario_width, const CpuUsage& cpu,
+                        const std::function<double(double)>& micros_per_unit) {
+    char line[128];
+    std::snprintf(line, sizeof line, "  %-*s", scenario_width, scenario.c_str());
+    std::string out = line;
+    for (const auto& [name, seconds] : cpu.process_seconds) {
+        std::snprintf(line, sizeof line, " %15.1f", micros_per_unit(seconds));
+        out += line;
+    }
+    std::snprintf(line, sizeof line, " %9.1f %9.1f %9.1f\n",
+                  micros_per_unit(cpu.total_process_seconds()), cpu.busy_share * 100,
+                  cpu.steal_share * 100);
+    return out + line;
 }
 
 }  // namespace bench

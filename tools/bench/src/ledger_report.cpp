@@ -96,16 +96,8 @@ std::string FormatLedgerSummaryText(const std::vector<LedgerSummaryRow>& rows,
     out += line;
     for (const LedgerSummaryRow& row : rows) {
         if (!row.cpu) continue;
-        std::snprintf(line, sizeof line, "  %-10s", row.scenario.c_str());
-        out += line;
-        for (const auto& [name, seconds] : row.cpu->process_seconds) {
-            std::snprintf(line, sizeof line, " %15.1f", row.MicrosPerTransaction(seconds));
-            out += line;
-        }
-        std::snprintf(line, sizeof line, " %9.1f %9.1f %9.1f\n",
-                      row.MicrosPerTransaction(row.cpu->total_process_seconds()),
-                      row.cpu->busy_share * 100, row.cpu->steal_share * 100);
-        out += line;
+        out += CpuTableRow(row.scenario, 10, *row.cpu,
+                           [&](double seconds) { return row.MicrosPerTransaction(seconds); });
     }
     return out;
 }

@@ -9,15 +9,6 @@
 namespace bench {
 namespace {
 
-template <typename Number>
-std::optional<Number> ParseNumber(std::string_view text) {
-    Number value{};
-    if (text.empty() || text.front() == '+' || text.front() == '-') return std::nullopt;
-    auto [stop, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || stop != text.data() + text.size()) return std::nullopt;
-    return value;
-}
-
 UsageError OutOfRange(std::string_view flag, std::string_view value, std::string_view expected) {
     return UsageError{"--" + std::string(flag) + " " + std::string(value) + ": expected " +
                       std::string(expected)};

@@ -13,15 +13,6 @@ namespace {
 constexpr WebhookScenario kAllWebhookScenarios[] = {WebhookScenario::kFanout1,
                                                     WebhookScenario::kFanout10};
 
-template <typename Number>
-std::optional<Number> ParseNumber(std::string_view text) {
-    Number value{};
-    if (text.empty() || text.front() == '+' || text.front() == '-') return std::nullopt;
-    auto [stop, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || stop != text.data() + text.size()) return std::nullopt;
-    return value;
-}
-
 commons::Result<std::uint32_t, UsageError> CountValue(std::string_view flag, std::string_view value,
                                                       std::uint32_t low, std::uint32_t high) {
     const auto parsed = ParseNumber<std::uint32_t>(value);

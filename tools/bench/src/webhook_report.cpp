@@ -232,16 +232,8 @@ std::string FormatWebhookText(const WebhookReport& report) {
         out += line;
         for (const WebhookSummaryRow& row : report.rows) {
             if (!row.cpu) continue;
-            std::snprintf(line, sizeof line, "  %-9s", row.scenario.c_str());
-            out += line;
-            for (const auto& [name, seconds] : row.cpu->process_seconds) {
-                std::snprintf(line, sizeof line, " %15.1f", row.MicrosPerDelivery(seconds));
-                out += line;
-            }
-            std::snprintf(line, sizeof line, " %9.1f %9.1f %9.1f\n",
-                          row.MicrosPerDelivery(row.cpu->total_process_seconds()),
-                          row.cpu->busy_share * 100, row.cpu->steal_share * 100);
-            out += line;
+            out += CpuTableRow(row.scenario, 9, *row.cpu,
+                               [&](double seconds) { return row.MicrosPerDelivery(seconds); });
         }
     }
     if (report.receiver.stray > 0 || report.receiver.malformed > 0) {

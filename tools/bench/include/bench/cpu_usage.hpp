@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -67,6 +68,12 @@ struct CpuUsage {
 CpuUsage CpuBetween(const CpuSample& earlier, const CpuSample& later,
                     const std::vector<std::string>& names, double ticks_per_second);
 double TicksPerSecond();
+
+// One row of a report's "CPU per unit" table: the scenario left-aligned in `scenario_width`
+// columns after two spaces, then µs per unit for each process, the total, busy % and steal %,
+// and a newline. `micros_per_unit` turns CPU seconds of the window into µs per unit of work.
+std::string CpuTableRow(const std::string& scenario, int scenario_width, const CpuUsage& cpu,
+                        const std::function<double(double)>& micros_per_unit);
 
 // Samples once `delay` after Start (the load's warm-up) and again at Finish, on a thread of
 // its own, so a run's CPU is taken over (about) its measured window. Finish before the delay

@@ -3,6 +3,7 @@
 // Command-line parsing for bench. Flags shared by every scenario (load shape, output) are parsed
 // by ParseCommonFlag so each scenario's parser only adds its own flags.
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -14,6 +15,16 @@
 #include "commons/result.hpp"
 
 namespace bench {
+
+// A whole unsigned or floating-point number: no sign, no leading or trailing characters.
+template <typename Number>
+std::optional<Number> ParseNumber(std::string_view text) {
+    Number value{};
+    if (text.empty() || text.front() == '+' || text.front() == '-') return std::nullopt;
+    auto [stop, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || stop != text.data() + text.size()) return std::nullopt;
+    return value;
+}
 
 // Limits on what a command line may ask for, each with its reason.
 // One socket per connection; past this, load from several machines instead.
