@@ -38,6 +38,7 @@ Settings ReadSettings(const commons::EnvReader& env) {
     e.senders = static_cast<std::size_t>(env.Int("PAYMENTS_WEBHOOK_CONCURRENCY", 64, 1, 1024));
     e.claim_batch_max =
         static_cast<std::size_t>(env.Int("PAYMENTS_WEBHOOK_CLAIM_BATCH_MAX", 200, 1, 5000));
+    e.queued_max = static_cast<std::size_t>(env.Int("PAYMENTS_WEBHOOK_QUEUED_MAX", 64, 0, 10000));
     e.poll_interval = env.Duration("PAYMENTS_WEBHOOK_POLL_INTERVAL", 250ms, 1ms, 60s);
     e.connect_timeout = env.Duration("PAYMENTS_WEBHOOK_CONNECT_TIMEOUT", 5s, 10ms, 60s);
     e.request_timeout = env.Duration("PAYMENTS_WEBHOOK_REQUEST_TIMEOUT", 15s, 10ms, 120s);

@@ -344,10 +344,10 @@ Response PublishEvent(const ApiDependencies& deps, Request& request) {
         if (event.data_json.size() > commons::kEventDataBytesMax) {
             Bad("parameter_invalid", "data is larger than 256 KB", "data");
         }
-        const std::size_t deliveries = deps.store.AddEvents(
+        const std::size_t deliveries = app::StoreEvents(
+            deps.store, deps.engine,
             {{event.id, event.type, event.source, event.created, commons::FormatEnvelope(event)}},
             now);
-        if (deliveries > 0) deps.engine.Wake();
         return Response::Json(201, json{{"id", event.id},
                                         {"object", "event"},
                                         {"type", event.type},

@@ -64,6 +64,12 @@ struct DeliveryEngine::Counters {
                               .Name("webhook_engine_failures_total")
                               .Help("Failed claim or record transactions of the delivery engine")
                               .Register(metrics.registry())),
+          stale_claims(prometheus::BuildCounter()
+                           .Name("webhook_stale_claims_total")
+                           .Help("Claimed deliveries not sent because their lease would end "
+                                 "before the attempt could")
+                           .Register(metrics.registry())
+                           .Add({})),
           latency(prometheus::BuildHistogram()
                       .Name("webhook_attempt_duration_seconds")
                       .Help("Time from sending a delivery to its response or failure")
@@ -73,6 +79,7 @@ struct DeliveryEngine::Counters {
 
     prometheus::Family<prometheus::Counter>& attempts;
     prometheus::Family<prometheus::Counter>& record_failures;
+    prometheus::Counter& stale_claims;
     prometheus::Histogram& latency;
 };
 
@@ -106,6 +113,7 @@ void DeliveryEngine::Stop() {
     if (dispatcher_.joinable()) dispatcher_.join();
     for (auto& sender : senders_) sender.join();
     senders_.clear();
+    ReleaseUnsent();
     {
         std::lock_guard lock(mutex_);
         senders_done_ = true;
@@ -120,6 +128,67 @@ void DeliveryEngine::Wake() {
         wake_ = true;
     }
     dispatcher_wakeup_.notify_one();
+}
+
+store::ClaimSettings DeliveryEngine::ClaimSettingsFor(std::size_t limit) const {
+    store::ClaimSettings claim;
+    claim.limit = limit;
+    claim.lease_us = static_cast<domain::Micros>(settings_.lease.count()) * 1000;
+    claim.default_max_in_flight = settings_.default_max_in_flight;
+    claim.health = settings_.record.health;
+    return claim;
+}
+
+store::ClaimSettings DeliveryEngine::LeaseOffer() {
+    std::size_t room = 0;
+    {
+        std::lock_guard lock(mutex_);
+        const std::size_t capacity = settings_.senders + settings_.queued_max;
+        const std::size_t busy = to_send_.size() + sending_;
+        if (!stopping_ && busy < capacity) room = capacity - busy;
+    }
+    return ClaimSettingsFor(std::min(room, settings_.claim_batch_max));
+}
+
+void DeliveryEngine::Send(std::vector<store::ClaimedDelivery> deliveries) {
+    if (deliveries.empty()) return;
+    {
+        std::lock_guard lock(mutex_);
+        if (!stopping_) {
+            for (auto& delivery : deliveries) to_send_.push_back(std::move(delivery));
+            deliveries.clear();
+        }
+    }
+    if (deliveries.empty()) {
+        senders_wakeup_.notify_all();
+        return;
+    }
+    // Stopping: nobody will send these; give them back to any replica.
+    try {
+        store_.ReleaseLeases(deliveries);
+    } catch (const std::exception& error) {
+        logger_.Warn("cannot give back leases at shutdown; they will expire",
+                     {{"error", error.what()}, {"deliveries", deliveries.size()}});
+    }
+}
+
+void DeliveryEngine::ReleaseUnsent() {
+    std::vector<store::ClaimedDelivery> unsent;
+    {
+        std::lock_guard lock(mutex_);
+        unsent.assign(std::make_move_iterator(to_send_.begin()),
+                      std::make_move_iterator(to_send_.end()));
+        to_send_.clear();
+    }
+    if (unsent.empty()) return;
+    try {
+        const std::size_t released = store_.ReleaseLeases(unsent);
+        logger_.Info("gave back the leases of deliveries not sent before stopping",
+                     {{"deliveries", released}});
+    } catch (const std::exception& error) {
+        logger_.Warn("cannot give back leases at shutdown; they will expire",
+                     {{"error", error.what()}, {"deliveries", unsent.size()}});
+    }
 }
 
 void DeliveryEngine::Dispatch() {
@@ -158,11 +227,8 @@ void DeliveryEngine::Dispatch() {
             }
         }
         lock.unlock();
-        store::ClaimSettings claim;
-        claim.limit = std::min(slots, settings_.claim_batch_max);
-        claim.lease_us = static_cast<domain::Micros>(settings_.lease.count()) * 1000;
-        claim.default_max_in_flight = settings_.default_max_in_flight;
-        claim.health = settings_.record.health;
+        const store::ClaimSettings claim =
+            ClaimSettingsFor(std::min(slots, settings_.claim_batch_max));
         store::ClaimResult result;
         bool failed = false;
         try {
@@ -199,6 +265,16 @@ void DeliveryEngine::SendLoop() {
         if (stopping_) return;  // unsent claims are left to their leases
         store::ClaimedDelivery delivery = std::move(to_send_.front());
         to_send_.pop_front();
+        // An attempt must end while the lease holds, or another replica could be sending the
+        // same delivery. One that waited too long is left for its lease to expire.
+        const domain::Micros must_end_by =
+            clock_() + static_cast<domain::Micros>(settings_.request_timeout.count()) * 1000;
+        if (delivery.lease_until_us < must_end_by) {
+            counters_->stale_claims.Increment();
+            logger_.Warn("a claimed delivery waited too long to be sent; its lease will expire",
+                         {{"delivery_id", delivery.delivery_id}});
+            continue;
+        }
         ++sending_;
         lock.unlock();
         store::AttemptResult result = Attempt(delivery);

@@ -42,6 +42,10 @@ namespace webhook::app {
 struct EngineSettings {
     std::size_t senders = 64;           // attempts in flight per replica
     std::size_t claim_batch_max = 200;  // deliveries per claim transaction
+    // Claimed deliveries that may wait for a free sender, beyond those being sent. Only the
+    // intake fills this far (it leases a fresh event's deliveries as it stores them); the
+    // dispatcher claims only for free senders.
+    std::size_t queued_max = 64;
     std::size_t record_batch_max = 500;
     // How long the recorder waits for more finished attempts while others are running.
     std::chrono::microseconds record_linger{2000};
@@ -74,10 +78,17 @@ class DeliveryEngine {
 
     void Start();
     // Stops claiming, lets attempts in flight finish (bounded by the request timeout), records
-    // them and joins. Claimed deliveries not yet sent are left to their leases. Idempotent.
+    // them, gives back the leases of claimed deliveries not yet sent (so another replica may
+    // send them at once; if that fails, their leases expire) and joins. Idempotent.
     void Stop();
     // New deliveries may be due (intake, retry, recover, an injected clock moved): claim now.
     void Wake();
+
+    // What the intake may lease to this engine now: ClaimSettings whose limit is the room left
+    // for claimed deliveries (0 when full or stopping).
+    store::ClaimSettings LeaseOffer();
+    // Takes deliveries leased to this engine (by the intake) and sends them.
+    void Send(std::vector<store::ClaimedDelivery> deliveries);
 
     const EngineSettings& settings() const { return settings_; }
 
@@ -87,6 +98,8 @@ class DeliveryEngine {
     void Dispatch();
     void SendLoop();
     void RecordLoop();
+    store::ClaimSettings ClaimSettingsFor(std::size_t limit) const;
+    void ReleaseUnsent();
     store::AttemptResult Attempt(const store::ClaimedDelivery& delivery);
 
     store::PgWebhookStore& store_;

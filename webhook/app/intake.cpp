@@ -13,9 +13,16 @@ std::size_t EventIntake::Add(const std::vector<commons::Event>& events) {
         incoming.push_back(
             {event.id, event.type, event.source, event.created, commons::FormatEnvelope(event)});
     }
-    const std::size_t created = store_.AddEvents(incoming, clock_());
-    if (created > 0) engine_.Wake();
-    return created;
+    return StoreEvents(store_, engine_, incoming, clock_());
+}
+
+std::size_t StoreEvents(store::PgWebhookStore& store, DeliveryEngine& engine,
+                        const std::vector<store::IncomingEvent>& events, domain::Micros now) {
+    const store::ClaimSettings offer = engine.LeaseOffer();
+    store::AddedEvents added = store.AddEvents(events, now, offer.limit > 0 ? &offer : nullptr);
+    if (added.left_unleased) engine.Wake();
+    engine.Send(std::move(added.leased));
+    return added.deliveries;
 }
 
 void InboundHandlers::Register(std::string pattern, std::string name, Handler handler) {

@@ -24,7 +24,13 @@ namespace webhook::app {
 
 class DeliveryEngine;
 
-// Stores events and their deliveries in one transaction, then wakes the engine. The stream
+// Stores events and their deliveries in one transaction. Those the engine has room for are
+// claimed for it in the same transaction and handed to its senders at once; the rest wait for
+// the engine's claims, which it is woken for. Returns the deliveries created.
+std::size_t StoreEvents(store::PgWebhookStore& store, DeliveryEngine& engine,
+                        const std::vector<store::IncomingEvent>& events, domain::Micros now);
+
+// Stores events and their deliveries in one transaction (StoreEvents). The stream
 // consumer acks a read only after Add() returned, so a crash in between re-reads it and the
 // event's id keeps it from being stored twice.
 class EventIntake {

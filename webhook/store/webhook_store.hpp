@@ -115,6 +115,7 @@ struct ClaimedDelivery {
     std::vector<std::string> secrets;  // every unexpired secret, newest first
     std::int32_t step = 0;
     std::int64_t lease_token = 0;
+    Micros lease_until_us = 0;  // the attempt must end before this, or not start
 };
 
 struct ClaimSettings {
@@ -129,6 +130,12 @@ struct ClaimResult {
     // Endpoints whose rate limit left due deliveries behind: the dispatcher leaves them out of
     // its next scans until tokens have refilled.
     std::vector<std::string> saturated_endpoints;
+};
+
+struct AddedEvents {
+    std::size_t deliveries = 0;           // created
+    std::vector<ClaimedDelivery> leased;  // of those, claimed by the caller
+    bool left_unleased = false;           // some wait for a claim
 };
 
 // How one attempt ended.
@@ -184,8 +191,14 @@ class PgWebhookStore {
 
     // ---- Events ----
     // Stores the events not stored yet and one pending delivery for each enabled endpoint whose
-    // filters match each new one, all in one transaction. Returns the deliveries created.
-    std::size_t AddEvents(const std::vector<IncomingEvent>& events, Micros now);
+    // filters match each new one, all in one transaction.
+    //
+    // With `lease`, up to lease->limit of the new deliveries are created already claimed by the
+    // caller, under the same limits a Claim() applies (in-flight bound, circuit breaker, rate
+    // tokens; never an ordered endpoint's), and returned to be sent at once: a fresh event's
+    // first attempts skip the claim's scan and lease update.
+    AddedEvents AddEvents(const std::vector<IncomingEvent>& events, Micros now,
+                          const ClaimSettings* lease = nullptr);
 
     // ---- The delivery engine ----
     ClaimResult Claim(Micros now, const std::vector<std::string>& excluded_endpoints,
@@ -197,6 +210,10 @@ class PgWebhookStore {
     std::size_t RecordResults(const std::vector<AttemptResult>& results,
                               const RecordSettings& settings,
                               const std::function<double()>& unit_random);
+
+    // Gives back leases held by `deliveries` that were never attempted, so any replica may
+    // claim them at once. A lease taken over meanwhile is left alone. Returns how many.
+    std::size_t ReleaseLeases(const std::vector<ClaimedDelivery>& deliveries);
 
     // The delivery and, when `attempts` is given, its latest `attempts_limit` attempts, newest
     // first, read from one snapshot.

@@ -1,5 +1,7 @@
 // The webhook service's API and delivery engine against the devstack PostgreSQL and Redis, with
 // a local receiver and an injected clock.
+#include <set>
+
 #include "webhook/tests/webhook_fixture.hpp"
 
 namespace webhook::testing {
@@ -361,6 +363,60 @@ TEST_F(WebhookFixture, InFlightDeliveriesPerEndpointAreBounded) {
     gate_.Open();
     ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("narrow") == 6; }));
     EXPECT_LE(receiver_.max_concurrent("narrow"), 2);
+}
+
+TEST_F(WebhookFixture, IntakeLeasesFreshDeliveriesUpToTheOfferAndUnsentLeasesCanBeGivenBack) {
+    auto endpoint = Endpoint("fresh", {"*"}, {{"max_in_flight", 5}});
+    const std::string endpoint_id = endpoint["id"];
+    std::vector<store::IncomingEvent> events;
+    for (int i = 0; i < 3; ++i) {
+        const std::string id = ids_.Next("evt");
+        events.push_back({id, "orders.order.created", "orders", Now() / domain::kMicrosPerSecond,
+                          R"({"id":")" + id + R"(","n":)" + std::to_string(i) + "}"});
+    }
+    store::ClaimSettings offer = engine_->LeaseOffer();
+    ASSERT_GE(offer.limit, 2u);
+    offer.limit = 2;  // room for two: the third waits for a claim
+    const domain::Micros now = Now();
+    auto added = store_->AddEvents(events, now, &offer);
+    EXPECT_EQ(added.deliveries, 3u);
+    EXPECT_TRUE(added.left_unleased);
+    ASSERT_EQ(added.leased.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto& d = added.leased[i];
+        EXPECT_EQ(d.event_id, events[i].id);  // in the events' order
+        EXPECT_EQ(d.payload, events[i].payload);
+        EXPECT_EQ(d.endpoint_id, endpoint_id);
+        EXPECT_EQ(d.url, receiver_.Url("fresh"));
+        ASSERT_EQ(d.secrets.size(), 1u);
+        EXPECT_EQ(d.secrets[0], endpoint["secret"]);
+        EXPECT_EQ(d.lease_until_us, now + offer.lease_us);
+        // Stored as a claim leaves it: one attempt counted, the lease and its token set.
+        EXPECT_EQ(Scalar("SELECT attempts * 1000 + (lease_until_us = " +
+                         std::to_string(d.lease_until_us) + ")::int * 10 + (lease_token = " +
+                         std::to_string(d.lease_token) + ")::int FROM " + schema_ +
+                         ".deliveries WHERE id = '" + d.delivery_id + "'"),
+                  1011);
+    }
+    // The third was stored unclaimed, and the engine claims and sends it.
+    engine_->Wake();
+    ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("fresh") == 1; }));
+    EXPECT_EQ(receiver_.At("fresh")[0].webhook_id, events[2].id);
+    // A token that is not the lease's gives nothing back.
+    auto wrong = added.leased;
+    for (auto& d : wrong) d.lease_token += 2;
+    EXPECT_EQ(store_->ReleaseLeases(wrong), 0u);
+    // Never sent: given back, with the attempt the claim counted taken back too. Then any
+    // claim may take them, and each is delivered once.
+    EXPECT_EQ(store_->ReleaseLeases(added.leased), 2u);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".deliveries WHERE endpoint_id = '" +
+                     endpoint_id + "' AND attempts = 0 AND lease_until_us IS NULL"),
+              2);
+    engine_->Wake();
+    ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("fresh") == 3; }));
+    std::set<std::string> ids;
+    for (const auto& r : receiver_.At("fresh")) ids.insert(r.webhook_id);
+    EXPECT_EQ(ids, (std::set<std::string>{events[0].id, events[1].id, events[2].id}));
 }
 
 TEST_F(WebhookFixture, OrderedEndpointGetsEventsInOrderEvenAcrossRetries) {

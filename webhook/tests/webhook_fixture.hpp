@@ -122,6 +122,26 @@ class WebhookFixture : public ::testing::Test {
         inbound_->Start();
     }
 
+    // The references the schema no longer enforces with foreign keys (migration 003) hold
+    // after every test.
+    void TearDown() override {
+        EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                         ".deliveries d WHERE NOT EXISTS "
+                         "(SELECT 1 FROM " +
+                         schema_ +
+                         ".events e WHERE e.id = d.event_id) OR "
+                         "NOT EXISTS (SELECT 1 FROM " +
+                         schema_ + ".endpoints p WHERE p.id = d.endpoint_id)"),
+                  0)
+            << "deliveries without their event or endpoint";
+        EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
+                         ".attempts a WHERE NOT EXISTS "
+                         "(SELECT 1 FROM " +
+                         schema_ + ".deliveries d WHERE d.id = a.delivery_id)"),
+                  0)
+            << "attempts without their delivery";
+    }
+
     ~WebhookFixture() override {
         gate_.Open();
         server_->Stop();
