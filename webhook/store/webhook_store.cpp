@@ -546,11 +546,9 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
     const std::string excluded = commons::PgArray(excluded_endpoints);
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         ClaimResult result;
-        // Due, unleased deliveries of endpoints that take deliveries now; for an ordered
-        // endpoint only its oldest pending delivery. Rows another replica is claiming are
-        // skipped, never waited for.
         // Endpoints that take deliveries now (a small table): the unordered ones share one scan
-        // of the due index; an ordered one offers only its oldest pending delivery.
+        // of the due index; an ordered one offers only its oldest pending delivery. Rows another
+        // replica is claiming are skipped, never waited for.
         std::vector<std::string> unordered, ordered;
         for (const auto& row :
              Run(tx, schema_,
