@@ -349,6 +349,7 @@ store::AttemptResult DeliveryEngine::Attempt(const store::ClaimedDelivery& deliv
     result.delivery_id = delivery.delivery_id;
     result.endpoint_id = delivery.endpoint_id;
     result.lease_token = delivery.lease_token;
+    result.slot = delivery.slot;
     result.step = delivery.step;
     result.started_us = clock_();
     const auto started = std::chrono::steady_clock::now();

@@ -126,85 +126,179 @@ std::vector<EndpointSecret> ReadSecrets(pqxx::dbtransaction& tx, const std::stri
 // Optional limits travel as 0 for "none" (both columns are NULL or positive).
 std::int32_t OrZero(const std::optional<std::int32_t>& value) { return value.value_or(0); }
 
-// How many deliveries each endpoint may start now, decided under the endpoint rows' locks so
-// the in-flight bound and the token bucket hold across replicas and across claims and intake.
+// Which deliveries each endpoint may start now, and the in-flight slots they hold.
 struct Admission {
-    std::map<std::string, std::int32_t> take;  // by endpoint
+    std::map<std::string, std::vector<std::int32_t>> slots;  // by endpoint, one per delivery
     std::map<std::string, std::string> urls;
     std::vector<std::string> saturated;  // endpoints whose rate limit left deliveries waiting
 };
 
-// Locks the rows of `wanted`'s endpoints (in id order, as every other locker does), reads
-// their limits and in-flight counts, and admits up to `wanted[e]` deliveries of each, `limit`
-// in all: bounded by max_in_flight, the circuit breaker and the rate tokens (which it takes
-// and writes back). A disabled or deleted endpoint admits none.
+// Admits up to `wanted[e]` deliveries of each endpoint, `limit` in all, and takes one of the
+// endpoint's in-flight slots for each under `token` until `lease_until` (migration 004). An
+// endpoint's limit is its max_in_flight, or less while its circuit breaker is open or probing;
+// its free slots below that limit are taken with SKIP LOCKED, so concurrent admissions (other
+// threads, other replicas) never wait for one another and together never exceed it. A
+// disabled or deleted endpoint admits none.
+//
+// Only an endpoint with a rate limit has its row locked, for the read-modify-write of its token
+// bucket; so is one whose slot rows must first be created. Rows are locked in id order, as
+// every other locker does.
 Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
                 const std::map<std::string, std::size_t>& wanted, std::size_t limit, Micros now,
-                const ClaimSettings& settings) {
+                const ClaimSettings& settings, std::int64_t token, Micros lease_until) {
     Admission admission;
     if (wanted.empty() || limit == 0) return admission;
-    std::vector<std::string> endpoint_ids;
-    for (const auto& [id, unused] : wanted) endpoint_ids.push_back(id);
-    const std::string endpoints_array = commons::PgArray(endpoint_ids);
     struct Limits {
-        bool live = false;
         std::optional<std::int32_t> rate;
-        std::int32_t max_in_flight = 0;
-        domain::EndpointHealth health;
+        std::int32_t in_flight_max = 0;  // now, with the circuit breaker applied
+        std::int32_t slot_rows = 0;
         domain::TokenBucket bucket;
-        std::int64_t in_flight = 0;
+        bool bucket_taken = false;
+        std::size_t asked = 0;  // slots asked for in the current round
+        std::size_t cut = 0;    // left out for want of `limit`, to ask for again
     };
     std::map<std::string, Limits> limits;
-    for (const auto& row :
-         Run(tx, schema,
-             "SELECT id, rate_limit_per_second, max_in_flight, consecutive_failures, "
-             "failing_since_us, circuit_open_until_us, rate_tokens, rate_updated_us, "
-             "url, enabled AND deleted_us IS NULL FROM {S}.endpoints WHERE id = "
-             "ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
-             endpoints_array)) {
-        Limits l;
-        l.rate = Optional<std::int32_t>(row[1]);
-        l.max_in_flight = Optional<std::int32_t>(row[2]).value_or(settings.default_max_in_flight);
-        l.health.consecutive_failures = row[3].as<std::int32_t>();
-        l.health.failing_since = Optional<Micros>(row[4]);
-        l.health.circuit_open_until = Optional<Micros>(row[5]);
-        l.bucket.tokens = row[6].as<double>();
-        l.bucket.updated = row[7].as<Micros>();
-        l.live = row[9].as<bool>();
-        admission.urls[row[0].as<std::string>()] = row[8].as<std::string>();
-        limits.emplace(row[0].as<std::string>(), std::move(l));
+    auto read = [&](const std::vector<std::string>& ids, bool lock) {
+        for (const auto& row :
+             Run(tx, schema,
+                 std::string("SELECT id, rate_limit_per_second, max_in_flight, "
+                             "consecutive_failures, failing_since_us, circuit_open_until_us, "
+                             "rate_tokens, rate_updated_us, url, enabled AND deleted_us IS NULL, "
+                             "slots FROM {S}.endpoints WHERE id = ANY($1::text[]) ORDER BY id") +
+                     (lock ? " FOR NO KEY UPDATE" : ""),
+                 commons::PgArray(ids))) {
+            const std::string id = row[0].as<std::string>();
+            if (!row[9].as<bool>()) {
+                limits.erase(id);
+                continue;
+            }
+            domain::EndpointHealth health;
+            health.consecutive_failures = row[3].as<std::int32_t>();
+            health.failing_since = Optional<Micros>(row[4]);
+            health.circuit_open_until = Optional<Micros>(row[5]);
+            Limits l;
+            l.rate = Optional<std::int32_t>(row[1]);
+            l.in_flight_max = domain::InFlightAllowed(
+                health, now, settings.health,
+                Optional<std::int32_t>(row[2]).value_or(settings.default_max_in_flight));
+            l.slot_rows = row[10].as<std::int32_t>();
+            l.bucket.tokens = row[6].as<double>();
+            l.bucket.updated = row[7].as<Micros>();
+            admission.urls[id] = row[8].as<std::string>();
+            if (l.in_flight_max > 0) {
+                limits[id] = std::move(l);
+            } else {
+                limits.erase(id);
+            }
+        }
+    };
+    std::vector<std::string> endpoint_ids;
+    for (const auto& [id, unused] : wanted) endpoint_ids.push_back(id);
+    read(endpoint_ids, false);
+    std::vector<std::string> to_lock;
+    for (const auto& [id, l] : limits) {
+        if (l.rate || l.slot_rows < l.in_flight_max) to_lock.push_back(id);
     }
-    // Through a function that keeps the count a plain index scan (migration 003).
-    for (const auto& row :
-         Run(tx, schema, "SELECT endpoint_id, in_flight FROM {S}.in_flight($1::text[], $2)",
-             endpoints_array, now)) {
-        limits[row[0].as<std::string>()].in_flight = row[1].as<std::int64_t>();
+    if (!to_lock.empty()) {
+        read(to_lock, true);  // again, under the lock: the bucket and slot count to change
+        commons::PgArrayBuilder grow_ids, grow_from, grow_to;
+        std::size_t growing = 0;
+        for (const auto& id : to_lock) {
+            auto found = limits.find(id);
+            if (found == limits.end() || found->second.slot_rows >= found->second.in_flight_max) {
+                continue;
+            }
+            grow_ids.Add(id);
+            grow_from.Add(static_cast<std::int64_t>(found->second.slot_rows));
+            grow_to.Add(static_cast<std::int64_t>(found->second.in_flight_max));
+            ++growing;
+        }
+        if (growing > 0) {
+            const std::string ids = grow_ids.Finish(), to = grow_to.Finish();
+            Run(tx, schema,
+                "INSERT INTO {S}.endpoint_slots (endpoint_id, slot) SELECT u.id, "
+                "generate_series(u.have, u.need - 1) FROM unnest($1::text[], $2::int[], "
+                "$3::int[]) AS u(id, have, need) ON CONFLICT DO NOTHING",
+                ids, grow_from.Finish(), to);
+            Run(tx, schema,
+                "UPDATE {S}.endpoints e SET slots = greatest(e.slots, u.need) FROM "
+                "unnest($1::text[], $2::int[]) AS u(id, need) WHERE e.id = u.id",
+                ids, to);
+        }
     }
+    // Two rounds at most. The first asks each endpoint for as many as it wants, up to its
+    // limit, while `limit` lasts. An endpoint with fewer free slots than asked gives the rest of
+    // `limit` (and its tokens) back, and the second round offers it to those the first cut short.
+    std::size_t left = limit;
+    for (int round = 0; round < 2 && left > 0; ++round) {
+        commons::PgArrayBuilder ask_ids, ask_max, ask_count;
+        std::size_t asking = 0;
+        for (auto& [id, l] : limits) {
+            const std::size_t want =
+                round == 0 ? std::min<std::size_t>(wanted.at(id),
+                                                   static_cast<std::size_t>(l.in_flight_max))
+                           : l.cut;
+            std::size_t take = std::min(want, left);
+            l.cut = round == 0 ? want - take : 0;
+            if (l.rate && take > 0) {
+                const auto allowed = static_cast<std::size_t>(
+                    domain::TakeTokens(l.bucket, *l.rate, now, static_cast<std::int32_t>(take)));
+                l.bucket_taken = true;
+                // Out of tokens: no point asking again before they refill.
+                if (allowed < take) {
+                    admission.saturated.push_back(id);
+                    l.cut = 0;
+                }
+                take = allowed;
+            }
+            l.asked = take;
+            if (take == 0) continue;
+            left -= take;
+            ask_ids.Add(id);
+            ask_max.Add(static_cast<std::int64_t>(l.in_flight_max));
+            ask_count.Add(static_cast<std::int64_t>(take));
+            ++asking;
+        }
+        if (asking == 0) break;
+        std::map<std::string, std::size_t> got;
+        for (const auto& row :
+             Run(tx, schema,
+                 "UPDATE {S}.endpoint_slots s SET lease_until_us = $5, lease_token = $4 FROM "
+                 "(SELECT f.endpoint_id, f.slot FROM unnest($1::text[], $2::int[], $3::int[]) "
+                 "AS w(endpoint_id, lim, k) CROSS JOIN LATERAL (SELECT x.endpoint_id, x.slot "
+                 "FROM {S}.endpoint_slots x WHERE x.endpoint_id = w.endpoint_id AND x.slot < "
+                 "w.lim AND x.lease_until_us <= $6 ORDER BY x.slot LIMIT w.k FOR NO KEY UPDATE "
+                 "SKIP LOCKED) AS f) AS g WHERE s.endpoint_id = g.endpoint_id AND s.slot = "
+                 "g.slot RETURNING s.endpoint_id, s.slot",
+                 ask_ids.Finish(), ask_max.Finish(), ask_count.Finish(), token, lease_until, now)) {
+            const std::string id = row[0].as<std::string>();
+            admission.slots[id].push_back(row[1].as<std::int32_t>());
+            ++got[id];
+        }
+        bool cut_short = false;
+        for (auto& [id, l] : limits) {
+            if (l.asked == 0) continue;
+            const std::size_t missing = l.asked - std::min(l.asked, got[id]);
+            if (missing > 0) {
+                // At its in-flight bound: nothing more for it now.
+                left += missing;
+                l.cut = 0;
+                if (l.rate) l.bucket.tokens += static_cast<double>(missing);
+            }
+            l.asked = 0;
+            cut_short = cut_short || l.cut > 0;
+        }
+        if (!cut_short) break;
+    }
+    for (auto& [id, slots] : admission.slots) std::sort(slots.begin(), slots.end());
     commons::PgArrayBuilder bucket_ids, bucket_tokens, bucket_updated;
     std::size_t buckets = 0;
-    std::size_t left = limit;
-    for (const auto& [endpoint_id, count] : wanted) {
-        auto found = limits.find(endpoint_id);
-        if (found == limits.end() || !found->second.live || left == 0) continue;
-        Limits& l = found->second;
-        const std::int64_t room = std::max<std::int64_t>(
-            0,
-            domain::InFlightAllowed(l.health, now, settings.health, l.max_in_flight) - l.in_flight);
-        auto take = static_cast<std::int32_t>(
-            std::min<std::int64_t>(room, static_cast<std::int64_t>(std::min(count, left))));
-        if (l.rate && take > 0) {
-            const std::int32_t allowed = domain::TakeTokens(l.bucket, *l.rate, now, take);
-            // Out of tokens: no point asking again before they refill. (An endpoint at its
-            // in-flight bound is not paused: a recorded attempt frees room at once.)
-            if (allowed < take) admission.saturated.push_back(endpoint_id);
-            take = allowed;
-            bucket_ids.Add(endpoint_id);
-            bucket_tokens.Add(std::to_string(l.bucket.tokens));
-            bucket_updated.Add(l.bucket.updated);
-            ++buckets;
-        }
-        if (take > 0) admission.take[endpoint_id] = take;
-        left -= static_cast<std::size_t>(take);
+    for (const auto& [id, l] : limits) {
+        if (!l.bucket_taken) continue;
+        bucket_ids.Add(id);
+        bucket_tokens.Add(std::to_string(l.bucket.tokens));
+        bucket_updated.Add(l.bucket.updated);
+        ++buckets;
     }
     if (buckets > 0) {
         Run(tx, schema,
@@ -215,6 +309,18 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
             bucket_ids.Finish(), bucket_tokens.Finish(), bucket_updated.Finish());
     }
     return admission;
+}
+
+// Frees the in-flight slots still held under the given tokens (an expired one may have been
+// taken since by another lease, which keeps it). The arrays are parallel: endpoint ids, slots,
+// tokens.
+void FreeSlots(pqxx::dbtransaction& tx, const std::string& schema, const std::string& endpoints,
+               const std::string& slots, const std::string& tokens) {
+    Run(tx, schema,
+        "UPDATE {S}.endpoint_slots s SET lease_until_us = 0, lease_token = NULL FROM "
+        "unnest($1::text[], $2::int[], $3::bigint[]) AS u(endpoint_id, slot, token) WHERE "
+        "s.endpoint_id = u.endpoint_id AND s.slot = u.slot AND s.lease_token = u.token",
+        endpoints, slots, tokens);
 }
 
 // Every unexpired signing secret of the endpoints, newest first.
@@ -471,6 +577,7 @@ AddedEvents PgWebhookStore::AddEvents(const std::vector<IncomingEvent>& events, 
             const IncomingEvent* event;
             const Target* target;
             bool leased = false;
+            std::int32_t slot = 0;
         };
         std::vector<NewDelivery> deliveries;
         std::map<std::string, std::size_t> wanted;  // unordered endpoints' new deliveries
@@ -485,21 +592,25 @@ AddedEvents PgWebhookStore::AddEvents(const std::vector<IncomingEvent>& events, 
         }
         result.deliveries = deliveries.size();
         if (deliveries.empty()) return result;
-        Admission admission;
-        if (lease != nullptr) admission = Admit(tx, schema_, wanted, lease->limit, now, *lease);
         const std::int64_t token = NewLeaseToken();
         const Micros lease_until = lease != nullptr ? now + lease->lease_us : 0;
+        Admission admission;
+        if (lease != nullptr) {
+            admission = Admit(tx, schema_, wanted, lease->limit, now, *lease, token, lease_until);
+        }
         std::vector<std::string> leased_endpoints;
-        for (const auto& [id, unused] : admission.take) leased_endpoints.push_back(id);
+        for (const auto& [id, unused] : admission.slots) leased_endpoints.push_back(id);
+        std::map<std::string, std::size_t> slots_used;
         commons::PgArrayBuilder delivery_ids, event_ids, endpoint_ids, leases, tokens;
         for (auto& d : deliveries) {
-            auto take = admission.take.find(d.target->id);
-            d.leased = take != admission.take.end() && take->second > 0;
+            auto slots = admission.slots.find(d.target->id);
+            std::size_t& used = slots_used[d.target->id];
+            d.leased = slots != admission.slots.end() && used < slots->second.size();
             delivery_ids.Add(d.id);
             event_ids.Add(d.event->id);
             endpoint_ids.Add(d.target->id);
             if (d.leased) {
-                --take->second;
+                d.slot = slots->second[used++];
                 leases.Add(lease_until);
                 tokens.Add(token);
             } else {
@@ -535,6 +646,7 @@ AddedEvents PgWebhookStore::AddEvents(const std::vector<IncomingEvent>& events, 
             c.secrets = secrets[c.endpoint_id];
             c.lease_token = token;
             c.lease_until_us = lease_until;
+            c.slot = d.slot;
             result.leased.push_back(std::move(c));
         }
         return result;
@@ -591,17 +703,22 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
         if (by_endpoint.empty()) return result;
         std::map<std::string, std::size_t> wanted;
         for (const auto& [id, deliveries] : by_endpoint) wanted[id] = deliveries.size();
-        Admission admission = Admit(tx, schema_, wanted, settings.limit, now, settings);
+        const std::int64_t token = NewLeaseToken();
+        const Micros lease_until = now + settings.lease_us;
+        Admission admission =
+            Admit(tx, schema_, wanted, settings.limit, now, settings, token, lease_until);
         result.saturated_endpoints = std::move(admission.saturated);
         std::vector<std::string> chosen, chosen_endpoints;
-        for (const auto& [endpoint_id, take] : admission.take) {
+        std::map<std::string, std::int32_t> slot_of;  // by delivery
+        for (const auto& [endpoint_id, slots] : admission.slots) {
             const auto& deliveries = by_endpoint[endpoint_id];
-            chosen.insert(chosen.end(), deliveries.begin(), deliveries.begin() + take);
+            for (std::size_t i = 0; i < slots.size() && i < deliveries.size(); ++i) {
+                chosen.push_back(deliveries[i]);
+                slot_of[deliveries[i]] = slots[i];
+            }
             chosen_endpoints.push_back(endpoint_id);
         }
         if (chosen.empty()) return result;
-        const std::int64_t token = NewLeaseToken();
-        const Micros lease_until = now + settings.lease_us;
         auto leased = Run(tx, schema_,
                           "UPDATE {S}.deliveries d SET lease_until_us = $2, lease_token = $3, "
                           "attempts = d.attempts + 1 FROM unnest($1::text[]) AS c(id) WHERE d.id "
@@ -629,6 +746,7 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
             d.secrets = secrets[d.endpoint_id];
             d.lease_token = token;
             d.lease_until_us = lease_until;
+            d.slot = slot_of[d.delivery_id];
             result.deliveries.push_back(std::move(d));
         }
         return result;
@@ -694,7 +812,11 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
         commons::PgArrayBuilder d_ids, d_tokens, d_status, d_step, d_next, d_code, d_error,
             d_completed;
         commons::PgArrayBuilder a_delivery, a_endpoint, a_at, a_code, a_latency, a_error, a_body;
+        commons::PgArrayBuilder s_endpoint, s_slot, s_token;
         for (const AttemptResult* r : ordered) {
+            s_endpoint.Add(r->endpoint_id);
+            s_slot.Add(static_cast<std::int64_t>(r->slot));
+            s_token.Add(r->lease_token);
             const auto outcome = r->status_code ? domain::ClassifyStatus(*r->status_code)
                                                 : domain::AttemptOutcome::kFailed;
             auto decision = domain::DecideRetry(
@@ -753,6 +875,7 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
                 "d.lease_token = u.token AND d.status = 'pending' RETURNING d.id",
                 d_ids.Finish(), d_tokens.Finish(), d_status.Finish(), d_step.Finish(),
                 d_next.Finish(), d_code.Finish(), d_error.Finish(), d_completed.Finish());
+        FreeSlots(tx, schema_, s_endpoint.Finish(), s_slot.Finish(), s_token.Finish());
         Run(tx, schema_,
             "INSERT INTO {S}.attempts (delivery_id, endpoint_id, attempted_us, "
             "status_code, latency_us, error, response_body) SELECT * FROM "
@@ -800,12 +923,15 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
 
 std::size_t PgWebhookStore::ReleaseLeases(const std::vector<ClaimedDelivery>& deliveries) {
     if (deliveries.empty()) return 0;
-    commons::PgArrayBuilder ids, tokens;
+    commons::PgArrayBuilder ids, tokens, endpoints, slots;
     for (const auto& d : deliveries) {
         ids.Add(d.delivery_id);
         tokens.Add(d.lease_token);
+        endpoints.Add(d.endpoint_id);
+        slots.Add(static_cast<std::int64_t>(d.slot));
     }
-    const std::string ids_array = ids.Finish(), tokens_array = tokens.Finish();
+    const std::string ids_array = ids.Finish(), tokens_array = tokens.Finish(),
+                      endpoints_array = endpoints.Finish(), slots_array = slots.Finish();
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         // The claim counted an attempt that never ran: take it back.
         auto released = tx.exec_params(
@@ -815,6 +941,7 @@ std::size_t PgWebhookStore::ReleaseLeases(const std::vector<ClaimedDelivery>& de
                        "u.token AND d.status = 'pending' RETURNING d.id",
                        schema_),
             ids_array, tokens_array);
+        FreeSlots(tx, schema_, endpoints_array, slots_array, tokens_array);
         return released.size();
     });
 }

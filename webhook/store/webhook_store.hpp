@@ -116,6 +116,7 @@ struct ClaimedDelivery {
     std::int32_t step = 0;
     std::int64_t lease_token = 0;
     Micros lease_until_us = 0;  // the attempt must end before this, or not start
+    std::int32_t slot = 0;      // the endpoint's in-flight slot held under the same lease
 };
 
 struct ClaimSettings {
@@ -143,6 +144,7 @@ struct AttemptResult {
     std::string delivery_id;
     std::string endpoint_id;
     std::int64_t lease_token = 0;
+    std::int32_t slot = 0;  // the in-flight slot to free (ClaimedDelivery::slot)
     std::int32_t step = 0;  // the schedule index of the attempt that ran
     Micros started_us = 0;
     Micros finished_us = 0;

@@ -365,6 +365,80 @@ TEST_F(WebhookFixture, InFlightDeliveriesPerEndpointAreBounded) {
     EXPECT_LE(receiver_.max_concurrent("narrow"), 2);
 }
 
+TEST_F(WebhookFixture, InFlightSlotsBoundEveryAdmissionAndAreFreedByRecordsOrLeaseExpiry) {
+    engine_->Stop();  // this test is the only claimant: two "replicas" driven by hand
+    auto endpoint = Endpoint("slots", {"*"}, {{"max_in_flight", 3}});
+    const std::string id = endpoint["id"];
+    auto events = [&](int n) {
+        std::vector<store::IncomingEvent> out;
+        for (int i = 0; i < n; ++i) {
+            const std::string event_id = ids_.Next("evt");
+            out.push_back({event_id, "orders.order.created", "orders",
+                           Now() / domain::kMicrosPerSecond, R"({"id":")" + event_id + "\"}"});
+        }
+        return out;
+    };
+    store::ClaimSettings offer;
+    offer.limit = 10;
+    offer.lease_us = 10 * domain::kMicrosPerSecond;
+    const domain::Micros now = Now();
+    // Replica A's intake: five fresh deliveries, room for ten, but three places in flight.
+    auto first = store_->AddEvents(events(5), now, &offer);
+    ASSERT_EQ(first.leased.size(), 3u);
+    EXPECT_TRUE(first.left_unleased);
+    std::set<std::int32_t> slots;
+    for (const auto& d : first.leased) slots.insert(d.slot);
+    EXPECT_EQ(slots, (std::set<std::int32_t>{0, 1, 2}));
+    // The slot rows were made as the limit needed them, and hold the deliveries' leases.
+    EXPECT_EQ(Scalar("SELECT slots FROM " + schema_ + ".endpoints WHERE id = '" + id + "'"), 3);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".endpoint_slots WHERE endpoint_id = '" +
+                     id + "' AND lease_token = " + std::to_string(first.leased[0].lease_token) +
+                     " AND lease_until_us = " + std::to_string(now + offer.lease_us)),
+              3);
+    // Replica B's intake and claims get nothing while all three are out.
+    auto second = store_->AddEvents(events(2), now, &offer);
+    EXPECT_EQ(second.deliveries, 2u);
+    EXPECT_TRUE(second.leased.empty());
+    EXPECT_TRUE(store_->Claim(now, {}, offer).deliveries.empty());
+    // A recorded attempt frees its slot (a wrong token frees nothing), and the next claim
+    // takes exactly that one.
+    auto attempt = [&](const store::ClaimedDelivery& d, std::int64_t token) {
+        store::AttemptResult r;
+        r.delivery_id = d.delivery_id;
+        r.endpoint_id = d.endpoint_id;
+        r.lease_token = token;
+        r.slot = d.slot;
+        r.started_us = now;
+        r.finished_us = now + 1000;
+        r.status_code = 200;
+        return r;
+    };
+    auto half = [] { return 0.5; };
+    EXPECT_EQ(store_->RecordResults({attempt(first.leased[1], first.leased[1].lease_token + 2)}, {},
+                                    half),
+              0u);
+    EXPECT_TRUE(store_->Claim(now, {}, offer).deliveries.empty());
+    EXPECT_EQ(
+        store_->RecordResults({attempt(first.leased[1], first.leased[1].lease_token)}, {}, half),
+        1u);
+    auto claimed = store_->Claim(now, {}, offer).deliveries;
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].slot, first.leased[1].slot);
+    // Leases that ran out free their slots too: a crashed replica's places come back.
+    const domain::Micros later = now + offer.lease_us + 1;
+    auto after_expiry = store_->Claim(later, {}, offer).deliveries;
+    ASSERT_EQ(after_expiry.size(), 3u);
+    slots.clear();
+    for (const auto& d : after_expiry) slots.insert(d.slot);
+    EXPECT_EQ(slots, (std::set<std::int32_t>{0, 1, 2}));
+    // A higher limit adds slot rows at the next admission.
+    Ok("PATCH", "/v1/endpoints/" + id, {{"max_in_flight", 5}});
+    EXPECT_EQ(store_->Claim(later, {}, offer).deliveries.size(), 2u);
+    EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ + ".endpoint_slots WHERE endpoint_id = '" +
+                     id + "'"),
+              5);
+}
+
 TEST_F(WebhookFixture, IntakeLeasesFreshDeliveriesUpToTheOfferAndUnsentLeasesCanBeGivenBack) {
     auto endpoint = Endpoint("fresh", {"*"}, {{"max_in_flight", 5}});
     const std::string endpoint_id = endpoint["id"];
