@@ -89,16 +89,13 @@ DeliveryEngine::DeliveryEngine(store::PgWebhookStore& store, EngineSettings sett
       settings_(std::move(settings)),
       clock_(std::move(clock)),
       logger_(logger),
-      client_(std::make_unique<commons::http::HttpClient>(ClientSettingsFor(settings_), logger)),
-      counters_(std::make_unique<Counters>(metrics)) {}
+      counters_(std::make_unique<Counters>(metrics)),
+      client_(std::make_unique<commons::http::HttpClient>(ClientSettingsFor(settings_), logger)) {}
 
 DeliveryEngine::~DeliveryEngine() { Stop(); }
 
 void DeliveryEngine::Start() {
     dispatcher_ = std::thread([this] { Dispatch(); });
-    for (std::size_t i = 0; i < settings_.senders; ++i) {
-        senders_.emplace_back([this] { SendLoop(); });
-    }
     recorder_ = std::thread([this] { RecordLoop(); });
 }
 
@@ -109,10 +106,17 @@ void DeliveryEngine::Stop() {
         stopping_ = true;
     }
     dispatcher_wakeup_.notify_all();
-    senders_wakeup_.notify_all();
     if (dispatcher_.joinable()) dispatcher_.join();
-    for (auto& sender : senders_) sender.join();
-    senders_.clear();
+    {
+        // Attempts end by their own deadline; the margin covers a name lookup that overruns
+        // it. One still running after that ends when the client is destroyed.
+        std::unique_lock lock(mutex_);
+        if (!idle_wakeup_.wait_for(lock, settings_.request_timeout + 5s,
+                                   [&] { return sending_ == 0; })) {
+            logger_.Warn("attempts still running at shutdown; their leases will expire",
+                         {{"attempts", sending_}});
+        }
+    }
     ReleaseUnsent();
     {
         std::lock_guard lock(mutex_);
@@ -160,7 +164,8 @@ void DeliveryEngine::Send(std::vector<store::ClaimedDelivery> deliveries) {
         }
     }
     if (deliveries.empty()) {
-        senders_wakeup_.notify_all();
+        std::unique_lock lock(mutex_);
+        Launch(lock);
         return;
     }
     // Stopping: nobody will send these; give them back to any replica.
@@ -254,15 +259,12 @@ void DeliveryEngine::Dispatch() {
             paused_endpoints_[endpoint] = pause_until;
         }
         for (auto& delivery : result.deliveries) to_send_.push_back(std::move(delivery));
-        if (!result.deliveries.empty()) senders_wakeup_.notify_all();
+        Launch(lock);
     }
 }
 
-void DeliveryEngine::SendLoop() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-        senders_wakeup_.wait(lock, [&] { return stopping_ || !to_send_.empty(); });
-        if (stopping_) return;  // unsent claims are left to their leases
+void DeliveryEngine::Launch(std::unique_lock<std::mutex>& lock) {
+    while (!stopping_ && sending_ < settings_.senders && !to_send_.empty()) {
         store::ClaimedDelivery delivery = std::move(to_send_.front());
         to_send_.pop_front();
         // An attempt must end while the lease holds, or another replica could be sending the
@@ -277,13 +279,15 @@ void DeliveryEngine::SendLoop() {
         }
         ++sending_;
         lock.unlock();
-        store::AttemptResult result = Attempt(delivery);
+        std::optional<store::AttemptResult> ended = StartAttempt(delivery);
         lock.lock();
-        --sending_;
-        to_record_.push_back(std::move(result));
-        recorder_wakeup_.notify_one();
-        dispatcher_wakeup_.notify_one();
+        if (ended) {
+            --sending_;
+            to_record_.push_back(std::move(*ended));
+            recorder_wakeup_.notify_one();
+        }
     }
+    if (sending_ == 0) idle_wakeup_.notify_all();
 }
 
 void DeliveryEngine::RecordLoop() {
@@ -344,59 +348,88 @@ void DeliveryEngine::RecordLoop() {
     }
 }
 
-store::AttemptResult DeliveryEngine::Attempt(const store::ClaimedDelivery& delivery) {
-    store::AttemptResult result;
-    result.delivery_id = delivery.delivery_id;
-    result.endpoint_id = delivery.endpoint_id;
-    result.lease_token = delivery.lease_token;
-    result.slot = delivery.slot;
-    result.step = delivery.step;
-    result.started_us = clock_();
+std::optional<store::AttemptResult> DeliveryEngine::StartAttempt(
+    const store::ClaimedDelivery& delivery) {
+    auto result = std::make_shared<store::AttemptResult>();
+    result->delivery_id = delivery.delivery_id;
+    result->endpoint_id = delivery.endpoint_id;
+    result->lease_token = delivery.lease_token;
+    result->slot = delivery.slot;
+    result->step = delivery.step;
+    result->started_us = clock_();
     const auto started = std::chrono::steady_clock::now();
+    // How the attempt ended, on whichever thread it ended.
+    auto finish = [this, started](store::AttemptResult& r, domain::AttemptOutcome outcome) {
+        r.finished_us = std::max(clock_(), r.started_us);
+        counters_->latency.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        counters_->attempts.Add({{"outcome", std::string(OutcomeName(outcome))}}).Increment();
+    };
     std::vector<std::string> keys;
     for (const auto& secret : delivery.secrets) {
         if (auto key = domain::DecodeWebhookSecret(secret)) keys.push_back(std::move(*key));
     }
-    domain::AttemptOutcome outcome = domain::AttemptOutcome::kFailed;
     if (keys.empty()) {
-        result.error = "no_signing_secret: the endpoint has no valid secret";
-    } else {
-        commons::http::ClientRequest request;
-        request.method = commons::http::Method::kPost;
-        request.url = delivery.url;
-        const std::int64_t timestamp = result.started_us / domain::kMicrosPerSecond;
-        request.headers = {
-            {"Content-Type", "application/json"},
-            {"webhook-id", delivery.event_id},
-            {"webhook-timestamp", std::to_string(timestamp)},
-            {"webhook-signature", domain::StandardWebhookSignatureHeader(
-                                      keys, delivery.event_id, timestamp, delivery.payload)}};
-        request.body = delivery.payload;
-        request.retry = commons::http::RetryPolicy::kNever;
-        request.deadline = started + settings_.request_timeout;
-        request.oversized_body = commons::http::OversizedBody::kTruncate;
-        try {
-            auto response = client_->Send(request);
-            result.status_code = response.status;
-            result.response_body = std::move(response.body);
-            if (result.response_body.size() > settings_.response_body_bytes_max) {
-                result.response_body.resize(settings_.response_body_bytes_max);
-            }
-            if (auto retry_after = response.Header("retry-after")) {
-                result.retry_after_seconds = domain::ParseRetryAfterSeconds(*retry_after);
-            }
-            outcome = domain::ClassifyStatus(response.status);
-        } catch (const commons::http::ClientError& error) {
-            result.error =
-                std::string(commons::http::ClientErrorKindName(error.kind())) + ": " + error.what();
-        }
+        result->error = "no_signing_secret: the endpoint has no valid secret";
+        finish(*result, domain::AttemptOutcome::kFailed);
+        return std::move(*result);
     }
-    result.finished_us = std::max(clock_(), result.started_us);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    counters_->latency.Observe(seconds);
-    counters_->attempts.Add({{"outcome", std::string(OutcomeName(outcome))}}).Increment();
-    return result;
+    commons::http::ClientRequest request;
+    request.method = commons::http::Method::kPost;
+    request.url = delivery.url;
+    const std::int64_t timestamp = result->started_us / domain::kMicrosPerSecond;
+    request.headers = {
+        {"Content-Type", "application/json"},
+        {"webhook-id", delivery.event_id},
+        {"webhook-timestamp", std::to_string(timestamp)},
+        {"webhook-signature", domain::StandardWebhookSignatureHeader(keys, delivery.event_id,
+                                                                     timestamp, delivery.payload)}};
+    request.body = delivery.payload;
+    request.retry = commons::http::RetryPolicy::kNever;
+    request.deadline = started + settings_.request_timeout;
+    request.oversized_body = commons::http::OversizedBody::kTruncate;
+    auto failed = [](store::AttemptResult& r, const commons::http::ClientError& error) {
+        r.error =
+            std::string(commons::http::ClientErrorKindName(error.kind())) + ": " + error.what();
+    };
+    try {
+        client_->SendAsync(request, [this, result, finish, failed](
+                                        std::optional<commons::http::ClientResponse> response,
+                                        std::exception_ptr error) {
+            auto outcome = domain::AttemptOutcome::kFailed;
+            if (response) {
+                result->status_code = response->status;
+                result->response_body = std::move(response->body);
+                if (result->response_body.size() > settings_.response_body_bytes_max) {
+                    result->response_body.resize(settings_.response_body_bytes_max);
+                }
+                if (auto retry_after = response->Header("retry-after")) {
+                    result->retry_after_seconds = domain::ParseRetryAfterSeconds(*retry_after);
+                }
+                outcome = domain::ClassifyStatus(response->status);
+            } else {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const commons::http::ClientError& e) {
+                    failed(*result, e);
+                } catch (const std::exception& e) {
+                    result->error = std::string("internal: ") + e.what();
+                }
+            }
+            finish(*result, outcome);
+            std::unique_lock lock(mutex_);
+            --sending_;
+            to_record_.push_back(std::move(*result));
+            recorder_wakeup_.notify_one();
+            dispatcher_wakeup_.notify_one();
+            Launch(lock);
+        });
+    } catch (const commons::http::ClientError& error) {
+        failed(*result, error);
+        finish(*result, domain::AttemptOutcome::kFailed);
+        return std::move(*result);
+    }
+    return std::nullopt;
 }
 
 }  // namespace webhook::app

@@ -6,7 +6,8 @@
 //
 //   dispatcher (1 thread)  claims batches of due deliveries, as many as there are free send
 //                          slots, leaving out endpoints found out of rate tokens;
-//   senders (N threads)    one HTTP attempt each, no redirects, bounded time and body;
+//   attempts (N at once)   asynchronous HTTP attempts on the client's io thread, no redirects,
+//                          bounded time and body; each one that ends starts the next queued;
 //   recorder (1 thread)    writes finished attempts in batches, then wakes the dispatcher
 //                          (an ordered endpoint's next delivery waits for that record).
 //
@@ -22,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,7 +42,7 @@ class HttpClient;
 namespace webhook::app {
 
 struct EngineSettings {
-    std::size_t senders = 64;           // attempts in flight per replica
+    std::size_t senders = 64;           // attempts in flight per replica (not threads)
     std::size_t claim_batch_max = 200;  // deliveries per claim transaction
     // Claimed deliveries that may wait for a free sender, beyond those being sent. Only the
     // intake fills this far (it leases a fresh event's deliveries as it stores them); the
@@ -96,22 +98,24 @@ class DeliveryEngine {
     struct Counters;
 
     void Dispatch();
-    void SendLoop();
+    // Starts queued deliveries while fewer than `senders` attempts are in flight. Called with
+    // `lock` held (on mutex_); unlocks it while starting each.
+    void Launch(std::unique_lock<std::mutex>& lock);
+    // Starts the attempt; returns its result when it ended at once (no request could be made).
+    std::optional<store::AttemptResult> StartAttempt(const store::ClaimedDelivery& delivery);
     void RecordLoop();
     store::ClaimSettings ClaimSettingsFor(std::size_t limit) const;
     void ReleaseUnsent();
-    store::AttemptResult Attempt(const store::ClaimedDelivery& delivery);
 
     store::PgWebhookStore& store_;
     EngineSettings settings_;
     Clock clock_;
     commons::Logger& logger_;
-    std::unique_ptr<commons::http::HttpClient> client_;
     std::unique_ptr<Counters> counters_;
 
     std::mutex mutex_;
     std::condition_variable dispatcher_wakeup_;
-    std::condition_variable senders_wakeup_;
+    std::condition_variable idle_wakeup_;  // the last attempt in flight ended
     std::condition_variable recorder_wakeup_;
     bool stopping_ = false;
     bool senders_done_ = false;
@@ -122,8 +126,10 @@ class DeliveryEngine {
     std::map<std::string, std::chrono::steady_clock::time_point> paused_endpoints_;
 
     std::thread dispatcher_;
-    std::vector<std::thread> senders_;
     std::thread recorder_;
+    // Last, so it is destroyed first: an attempt still running then (Stop() waits for them,
+    // within bounds) ends with kShuttingDown while everything its completion touches exists.
+    std::unique_ptr<commons::http::HttpClient> client_;
 };
 
 // Microseconds since the Unix epoch from the system clock.

@@ -152,6 +152,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
         std::optional<std::int32_t> rate;
         std::int32_t in_flight_max = 0;  // now, with the circuit breaker applied
         std::int32_t slot_rows = 0;
+        domain::EndpointHealth health;  // as read: the slots are taken only if it still holds
         domain::TokenBucket bucket;
         bool bucket_taken = false;
         std::size_t asked = 0;  // slots asked for in the current round
@@ -182,6 +183,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
                 health, now, settings.health,
                 Optional<std::int32_t>(row[2]).value_or(settings.default_max_in_flight));
             l.slot_rows = row[10].as<std::int32_t>();
+            l.health = health;
             l.bucket.tokens = row[6].as<double>();
             l.bucket.updated = row[7].as<Micros>();
             admission.urls[id] = row[8].as<std::string>();
@@ -231,7 +233,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
     // `limit` (and its tokens) back, and the second round offers it to those the first cut short.
     std::size_t left = limit;
     for (int round = 0; round < 2 && left > 0; ++round) {
-        commons::PgArrayBuilder ask_ids, ask_max, ask_count;
+        commons::PgArrayBuilder ask_ids, ask_max, ask_count, ask_failures, ask_open;
         std::size_t asking = 0;
         for (auto& [id, l] : limits) {
             const std::size_t want =
@@ -257,20 +259,30 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
             ask_ids.Add(id);
             ask_max.Add(static_cast<std::int64_t>(l.in_flight_max));
             ask_count.Add(static_cast<std::int64_t>(take));
+            ask_failures.Add(static_cast<std::int64_t>(l.health.consecutive_failures));
+            ask_open.AddOptional(l.health.circuit_open_until);
             ++asking;
         }
         if (asking == 0) break;
+        // The limits were decided on the endpoint rows as first read, without a lock. A record
+        // committed since may have opened the circuit and freed a slot: this statement sees
+        // both or neither (one snapshot), and takes nothing for an endpoint whose health or
+        // state changed, so a freed slot never goes out under a circuit that just opened.
         std::map<std::string, std::size_t> got;
         for (const auto& row :
              Run(tx, schema,
                  "UPDATE {S}.endpoint_slots s SET lease_until_us = $5, lease_token = $4 FROM "
-                 "(SELECT f.endpoint_id, f.slot FROM unnest($1::text[], $2::int[], $3::int[]) "
-                 "AS w(endpoint_id, lim, k) CROSS JOIN LATERAL (SELECT x.endpoint_id, x.slot "
-                 "FROM {S}.endpoint_slots x WHERE x.endpoint_id = w.endpoint_id AND x.slot < "
-                 "w.lim AND x.lease_until_us <= $6 ORDER BY x.slot LIMIT w.k FOR NO KEY UPDATE "
-                 "SKIP LOCKED) AS f) AS g WHERE s.endpoint_id = g.endpoint_id AND s.slot = "
-                 "g.slot RETURNING s.endpoint_id, s.slot",
-                 ask_ids.Finish(), ask_max.Finish(), ask_count.Finish(), token, lease_until, now)) {
+                 "(SELECT f.endpoint_id, f.slot FROM unnest($1::text[], $2::int[], $3::int[], "
+                 "$7::int[], $8::bigint[]) AS w(endpoint_id, lim, k, failures, open_until) JOIN "
+                 "{S}.endpoints e ON e.id = w.endpoint_id AND e.consecutive_failures = "
+                 "w.failures AND e.circuit_open_until_us IS NOT DISTINCT FROM w.open_until AND "
+                 "e.enabled AND e.deleted_us IS NULL CROSS JOIN LATERAL (SELECT x.endpoint_id, "
+                 "x.slot FROM {S}.endpoint_slots x WHERE x.endpoint_id = w.endpoint_id AND "
+                 "x.slot < w.lim AND x.lease_until_us <= $6 ORDER BY x.slot LIMIT w.k FOR NO "
+                 "KEY UPDATE OF x SKIP LOCKED) AS f) AS g WHERE s.endpoint_id = g.endpoint_id "
+                 "AND s.slot = g.slot RETURNING s.endpoint_id, s.slot",
+                 ask_ids.Finish(), ask_max.Finish(), ask_count.Finish(), token, lease_until, now,
+                 ask_failures.Finish(), ask_open.Finish())) {
             const std::string id = row[0].as<std::string>();
             admission.slots[id].push_back(row[1].as<std::int32_t>());
             ++got[id];

@@ -122,8 +122,8 @@ class WebhookFixture : public ::testing::Test {
         inbound_->Start();
     }
 
-    // The references the schema no longer enforces with foreign keys (migration 003) hold
-    // after every test.
+    // The references and the uniqueness the schema no longer enforces (migrations 003 and 005)
+    // hold after every test.
     void TearDown() override {
         EXPECT_EQ(Scalar("SELECT count(*) FROM " + schema_ +
                          ".deliveries d WHERE NOT EXISTS "
@@ -140,6 +140,10 @@ class WebhookFixture : public ::testing::Test {
                          schema_ + ".deliveries d WHERE d.id = a.delivery_id)"),
                   0)
             << "attempts without their delivery";
+        EXPECT_EQ(Scalar("SELECT count(*) FROM (SELECT 1 FROM " + schema_ +
+                         ".deliveries GROUP BY endpoint_id, event_id HAVING count(*) > 1) AS d"),
+                  0)
+            << "an endpoint with two deliveries of one event (migration 005)";
     }
 
     ~WebhookFixture() override {

@@ -273,9 +273,10 @@ struct Call {
     std::string where;  // "https://host:port/path" for messages and logs; no query
     std::string request_id;
     bhttp::request<bhttp::string_body> message;
-    int attempts = 0;         // every attempt started, replays included
-    int policy_attempts = 0;  // the ones attempts_max bounds
-    std::promise<ClientResponse> promise;
+    int attempts = 0;                      // every attempt started, replays included
+    int policy_attempts = 0;               // the ones attempts_max bounds
+    std::promise<ClientResponse> promise;  // Send()'s
+    HttpClient::Completion done;           // or SendAsync()'s
 
     // What Shutdown() cancels: the operation this call currently waits on. io thread only.
     net::steady_timer* timer = nullptr;
@@ -442,6 +443,8 @@ struct HttpClient::Impl {
     std::atomic<std::size_t> requests_waiting{0};
     std::atomic<std::size_t> requests_in_flight{0};
 
+    // Checks `request` and builds its call; throws ClientError.
+    std::shared_ptr<Call> Prepare(const ClientRequest& request);
     awaitable<void> Run(std::shared_ptr<Call> call);
     awaitable<ClientResponse> Execute(Call& call);
     awaitable<AttemptResult> Attempt(Call& call);
@@ -476,6 +479,15 @@ awaitable<void> HttpClient::Impl::Run(std::shared_ptr<Call> call) {
     }
     active.erase(call.get());
     --requests_in_flight;
+    if (call->done) {
+        try {
+            call->done(std::move(response), error);
+        } catch (const std::exception& thrown) {
+            logger.Error("an http client completion threw; it must not",
+                         {{"url", call->where}, {"error", thrown.what()}});
+        }
+        co_return;
+    }
     if (response) {
         call->promise.set_value(std::move(*response));
     } else {
@@ -1048,8 +1060,8 @@ HttpClient::~HttpClient() {
     impl.thread.join();
 }
 
-ClientResponse HttpClient::Send(const ClientRequest& request) {
-    auto& impl = *impl_;
+std::shared_ptr<Call> HttpClient::Impl::Prepare(const ClientRequest& request) {
+    auto& impl = *this;
     auto verb = ToVerb(request.method);
     if (!verb) throw ClientError(Kind::kInvalidRequest, "the client cannot send method OTHER");
     auto url = ParseUrl(request.url);
@@ -1111,6 +1123,18 @@ ClientResponse HttpClient::Send(const ClientRequest& request) {
     call->url = std::move(*url);
 
     if (impl.stopping) throw ClientError(Kind::kShuttingDown, ShuttingDown().message);
+    return call;
+}
+
+void HttpClient::SendAsync(const ClientRequest& request, Completion done) {
+    auto call = impl_->Prepare(request);
+    call->done = std::move(done);
+    net::co_spawn(impl_->io, impl_->Run(call), net::detached);
+}
+
+ClientResponse HttpClient::Send(const ClientRequest& request) {
+    auto& impl = *impl_;
+    auto call = impl.Prepare(request);
     auto future = call->promise.get_future();
     net::co_spawn(impl.io, impl.Run(call), net::detached);
 

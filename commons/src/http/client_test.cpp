@@ -592,6 +592,68 @@ TEST_F(ClientTest, DestroyingTheClientFailsInFlightCallsWithShuttingDown) {
     EXPECT_EQ(error->kind(), Kind::kShuttingDown) << error->what();
 }
 
+TEST_F(ClientTest, SendAsyncCompletesOnTheIoThreadWithTheResponseOrTheError) {
+    auto& client = MakeClient();
+    struct Outcome {
+        std::optional<ClientResponse> response;
+        std::optional<ClientError> error;
+        std::thread::id thread;
+    };
+    auto send = [&](const ClientRequest& request) {
+        auto promise = std::make_shared<std::promise<Outcome>>();
+        auto future = promise->get_future();
+        client.SendAsync(
+            request, [promise](std::optional<ClientResponse> response, std::exception_ptr error) {
+                Outcome outcome{std::move(response), std::nullopt, std::this_thread::get_id()};
+                if (error) {
+                    try {
+                        std::rethrow_exception(error);
+                    } catch (const ClientError& e) {
+                        outcome.error = e;
+                    }
+                }
+                promise->set_value(std::move(outcome));
+            });
+        return future;
+    };
+    auto ok = send(Post("/echo", "payload")).get();
+    ASSERT_TRUE(ok.response);
+    EXPECT_FALSE(ok.error);
+    EXPECT_EQ(ok.response->status, 200);
+    EXPECT_EQ(nlohmann::json::parse(ok.response->body)["body"], "payload");
+    EXPECT_NE(ok.thread, std::this_thread::get_id());
+    // Many at once, each answered once.
+    std::vector<std::future<Outcome>> many;
+    for (int i = 0; i < 20; ++i) many.push_back(send(Get("/hello")));
+    for (auto& f : many) EXPECT_EQ(f.get().response->body, "hello");
+    // A failure arrives as the ClientError Send() would throw.
+    auto refused = Get("/hello");
+    refused.url = "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/hello";
+    refused.retry = RetryPolicy::kNever;
+    auto failed = send(refused).get();
+    EXPECT_FALSE(failed.response);
+    ASSERT_TRUE(failed.error);
+    EXPECT_EQ(failed.error->kind(), Kind::kConnect);
+    // A bad request throws at once and never completes.
+    auto bad = Get("/");
+    bad.url = "ftp://127.0.0.1/";
+    bool completed = false;
+    try {
+        client.SendAsync(bad, [&](auto, auto) { completed = true; });
+        ADD_FAILURE() << "SendAsync accepted an ftp URL";
+    } catch (const ClientError& error) {
+        EXPECT_EQ(error.kind(), Kind::kInvalidUrl);
+    }
+    // In flight when the client goes: ends with kShuttingDown during the destruction.
+    auto gated = send(Get("/gate"));
+    ASSERT_TRUE(gate_.WaitForWaiters(1));
+    client_.reset();
+    auto shut = gated.get();
+    ASSERT_TRUE(shut.error);
+    EXPECT_EQ(shut.error->kind(), Kind::kShuttingDown);
+    EXPECT_FALSE(completed);
+}
+
 TEST_F(ClientTest, JsonHelpersSendAndParseJson) {
     auto& client = MakeClient();
     auto response = client.Send(

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -134,8 +136,9 @@ std::string_view ClientErrorKindName(ClientError::Kind kind);
 
 // A blocking HTTP/1.1 client with keep-alive pools, TLS, timeouts and retries. Internally it
 // runs Beast on its own io thread; Send() blocks the calling thread, so call it from
-// BlockingPool threads, never from an io thread. Thread-safe: many threads may call Send() at
-// once. Redirects are never followed: a 3xx is returned like any other response.
+// BlockingPool threads, never from an io thread (SendAsync() does not block). Thread-safe: many
+// threads may call Send() and SendAsync() at once. Redirects are never followed: a 3xx is returned
+// like any other response.
 class HttpClient {
   public:
     // Throws std::runtime_error when ca_file (or the system store) cannot be loaded.
@@ -158,6 +161,16 @@ class HttpClient {
     // response byte and the policy allows a retry. Adds X-Request-Id from CurrentRequestId()
     // unless the request has one. Throws ClientError.
     ClientResponse Send(const ClientRequest& request);
+
+    // How a SendAsync() call ended: a response, or the ClientError Send() would have thrown.
+    using Completion =
+        std::function<void(std::optional<ClientResponse> response, std::exception_ptr error)>;
+    // Send() without blocking: the same request checks (a bad request or a client shutting
+    // down throws ClientError here, before anything is sent), the same attempts and retries,
+    // then `done` runs exactly once, on the client's io thread, so it must not block. It may
+    // call SendAsync() again. Calls still in flight when the client is destroyed end with
+    // kShuttingDown during its destruction.
+    void SendAsync(const ClientRequest& request, Completion done);
 
     struct Stats {
         std::size_t connections_open = 0;  // idle, busy or connecting

@@ -1,0 +1,12 @@
+-- One delivery per (endpoint, event) holds by construction, as the references migration 003
+-- stopped enforcing do: deliveries are only inserted in the transaction that inserts their
+-- event (INSERT ... ON CONFLICT (id) DO NOTHING RETURNING), for the events that insert
+-- returned, once per matching endpoint. A second intake of the same event waits on the events
+-- primary key, then inserts nothing. The integration tests check after every test that no
+-- endpoint has two deliveries of one event.
+--
+-- The unique index was the largest on `deliveries` (two text keys, twice the primary key's
+-- size), written on every insert and on every record update, which cannot be HOT. Dropping
+-- it took PostgreSQL from 181 to 160 µs of CPU per delivery on the bench (docs/BENCHMARKS.md,
+-- "Fourth series").
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_endpoint_id_event_id_key;
