@@ -285,6 +285,7 @@ void DeliveryEngine::Launch(std::unique_lock<std::mutex>& lock) {
             --sending_;
             to_record_.push_back(std::move(*ended));
             recorder_wakeup_.notify_one();
+            dispatcher_wakeup_.notify_one();
         }
     }
     if (sending_ == 0) idle_wakeup_.notify_all();
@@ -426,6 +427,10 @@ std::optional<store::AttemptResult> DeliveryEngine::StartAttempt(
         });
     } catch (const commons::http::ClientError& error) {
         failed(*result, error);
+        finish(*result, domain::AttemptOutcome::kFailed);
+        return std::move(*result);
+    } catch (const std::exception& error) {
+        result->error = std::string("internal: ") + error.what();
         finish(*result, domain::AttemptOutcome::kFailed);
         return std::move(*result);
     }

@@ -44,9 +44,9 @@ namespace webhook::app {
 struct EngineSettings {
     std::size_t senders = 64;           // attempts in flight per replica (not threads)
     std::size_t claim_batch_max = 200;  // deliveries per claim transaction
-    // Claimed deliveries that may wait for a free sender, beyond those being sent. Only the
-    // intake fills this far (it leases a fresh event's deliveries as it stores them); the
-    // dispatcher claims only for free senders.
+    // Claimed deliveries that may wait for room among the attempts in flight. Only the intake
+    // fills this far (it leases a fresh event's deliveries as it stores them); the dispatcher
+    // claims only for room among the attempts.
     std::size_t queued_max = 64;
     std::size_t record_batch_max = 500;
     // How long the recorder waits for more finished attempts while others are running.
@@ -79,9 +79,11 @@ class DeliveryEngine {
     DeliveryEngine& operator=(const DeliveryEngine&) = delete;
 
     void Start();
-    // Stops claiming, lets attempts in flight finish (bounded by the request timeout), records
-    // them, gives back the leases of claimed deliveries not yet sent (so another replica may
-    // send them at once; if that fails, their leases expire) and joins. Idempotent.
+    // Stops claiming, lets attempts in flight finish (waiting at most the request timeout plus
+    // 5 s; one still running after that ends with the client, unrecorded, and its lease
+    // expires), records them, gives back the leases of claimed deliveries not yet sent (so
+    // another replica may send them at once; if that fails, their leases expire) and joins.
+    // Idempotent.
     void Stop();
     // New deliveries may be due (intake, retry, recover, an injected clock moved): claim now.
     void Wake();

@@ -25,7 +25,7 @@ namespace webhook::app {
 class DeliveryEngine;
 
 // Stores events and their deliveries in one transaction. Those the engine has room for are
-// claimed for it in the same transaction and handed to its senders at once; the rest wait for
+// claimed for it in the same transaction and sent at once; the rest wait for
 // the engine's claims, which it is woken for. Returns the deliveries created.
 std::size_t StoreEvents(store::PgWebhookStore& store, DeliveryEngine& engine,
                         const std::vector<store::IncomingEvent>& events, domain::Micros now);

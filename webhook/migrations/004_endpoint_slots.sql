@@ -1,4 +1,4 @@
--- In-flight bounds by slot rows instead of counting leases (docs/webhook.md, "In-flight slots";
+-- In-flight bounds by slot rows instead of counting leases (docs/webhook.md, "Per endpoint";
 -- docs/BENCHMARKS.md, "Fourth series").
 --
 -- Every admission used to count an endpoint's leased deliveries under the endpoint row's lock.
@@ -23,28 +23,38 @@ CREATE TABLE endpoint_slots (
 -- How many slot rows the endpoint has (0 to slots - 1); more are added when its limit grows.
 ALTER TABLE endpoints ADD COLUMN slots integer NOT NULL DEFAULT 0 CHECK (slots >= 0);
 
--- Deliveries in flight when this migration runs keep their slots: one slot row per lease.
+-- Deliveries in flight when this migration runs keep their places: one slot row per live lease.
 INSERT INTO endpoint_slots (endpoint_id, slot, lease_until_us, lease_token)
 SELECT endpoint_id, (row_number() OVER (PARTITION BY endpoint_id ORDER BY id) - 1)::integer,
        lease_until_us, lease_token
-FROM deliveries WHERE lease_until_us IS NOT NULL AND status = 'pending';
+FROM deliveries
+WHERE lease_until_us > (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+  AND status = 'pending';
 UPDATE endpoints e SET slots = s.n
 FROM (SELECT endpoint_id, count(*)::integer AS n FROM endpoint_slots GROUP BY endpoint_id) s
 WHERE e.id = s.endpoint_id;
 
--- Replicas of the previous version still call in_flight() until they are replaced: they now
--- see the slots held by this version's replicas (not their own leases, which this version
--- does not count either). During such a rollout the in-flight bound holds per version.
+-- Replicas of the previous version call in_flight() until they are replaced. Both versions
+-- lease deliveries the same way, so counting the leases of an endpoint's pending deliveries
+-- still counts both; without `deliveries_leased` it goes through the pending deliveries'
+-- index, slower under a backlog but only for the length of the rollout. This version's
+-- replicas count slots only, so while old replicas still run, the two together can exceed an
+-- endpoint's bound by what the old ones have in flight (docs/webhook.md, "Upgrading").
 CREATE OR REPLACE FUNCTION in_flight(endpoint_ids text[], now_us bigint)
     RETURNS TABLE (endpoint_id text, in_flight bigint)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET enable_bitmapscan = off
     SET search_path FROM CURRENT
 AS $$
-    SELECT s.endpoint_id, count(*) FROM endpoint_slots s
-    WHERE s.endpoint_id = ANY (endpoint_ids) AND s.lease_until_us > now_us
-    GROUP BY s.endpoint_id
+BEGIN
+    RETURN QUERY
+        SELECT d.endpoint_id, count(*) FROM deliveries d
+        WHERE d.endpoint_id = ANY (endpoint_ids) AND d.status = 'pending'
+          AND d.lease_until_us > now_us
+        GROUP BY d.endpoint_id;
+END
 $$;
 
--- Nothing reads the leases by endpoint any more; without this index, taking and giving back a
--- delivery's lease changes no indexed column and can be a HOT update too.
+-- Nothing of this version reads the leases by endpoint; without this index, taking and giving
+-- back a delivery's lease changes no indexed column and can be a HOT update.
 DROP INDEX deliveries_leased;

@@ -7,6 +7,6 @@
 --
 -- The unique index was the largest on `deliveries` (two text keys, twice the primary key's
 -- size), written on every insert and on every record update, which cannot be HOT. Dropping
--- it took PostgreSQL from 181 to 160 µs of CPU per delivery on the bench (docs/BENCHMARKS.md,
--- "Fourth series").
+-- it took PostgreSQL from 181 to 160 µs of CPU per delivery in one pair of bench runs
+-- (docs/BENCHMARKS.md, "Fourth series").
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_endpoint_id_event_id_key;

@@ -123,6 +123,11 @@ std::vector<EndpointSecret> ReadSecrets(pqxx::dbtransaction& tx, const std::stri
     return secrets;
 }
 
+std::optional<std::int64_t> Widen(const std::optional<std::int32_t>& value) {
+    if (!value) return std::nullopt;
+    return *value;
+}
+
 // Optional limits travel as 0 for "none" (both columns are NULL or positive).
 std::int32_t OrZero(const std::optional<std::int32_t>& value) { return value.value_or(0); }
 
@@ -152,7 +157,9 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
         std::optional<std::int32_t> rate;
         std::int32_t in_flight_max = 0;  // now, with the circuit breaker applied
         std::int32_t slot_rows = 0;
-        domain::EndpointHealth health;  // as read: the slots are taken only if it still holds
+        // As read: slots are taken only while the row still has these values.
+        domain::EndpointHealth health;
+        std::optional<std::int32_t> column_max;  // max_in_flight
         domain::TokenBucket bucket;
         bool bucket_taken = false;
         std::size_t asked = 0;  // slots asked for in the current round
@@ -184,6 +191,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
                 Optional<std::int32_t>(row[2]).value_or(settings.default_max_in_flight));
             l.slot_rows = row[10].as<std::int32_t>();
             l.health = health;
+            l.column_max = Optional<std::int32_t>(row[2]);
             l.bucket.tokens = row[6].as<double>();
             l.bucket.updated = row[7].as<Micros>();
             admission.urls[id] = row[8].as<std::string>();
@@ -233,7 +241,8 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
     // `limit` (and its tokens) back, and the second round offers it to those the first cut short.
     std::size_t left = limit;
     for (int round = 0; round < 2 && left > 0; ++round) {
-        commons::PgArrayBuilder ask_ids, ask_max, ask_count, ask_failures, ask_open;
+        commons::PgArrayBuilder ask_ids, ask_max, ask_count, ask_failures, ask_open, ask_column_max,
+            ask_rate;
         std::size_t asking = 0;
         for (auto& [id, l] : limits) {
             const std::size_t want =
@@ -261,35 +270,41 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
             ask_count.Add(static_cast<std::int64_t>(take));
             ask_failures.Add(static_cast<std::int64_t>(l.health.consecutive_failures));
             ask_open.AddOptional(l.health.circuit_open_until);
+            ask_column_max.AddOptional(Widen(l.column_max));
+            ask_rate.AddOptional(Widen(l.rate));
             ++asking;
         }
         if (asking == 0) break;
         // The limits were decided on the endpoint rows as first read, without a lock. A record
-        // committed since may have opened the circuit and freed a slot: this statement sees
-        // both or neither (one snapshot), and takes nothing for an endpoint whose health or
-        // state changed, so a freed slot never goes out under a circuit that just opened.
+        // committed since may have opened the circuit and freed a slot, or a PATCH lowered the
+        // limits: this statement sees both the slots and the endpoint in one snapshot, and
+        // takes nothing for an endpoint whose health, limits or state changed since. (The
+        // check filters before the lock, so no slot is locked only to be thrown away.)
         std::map<std::string, std::size_t> got;
         for (const auto& row :
              Run(tx, schema,
                  "UPDATE {S}.endpoint_slots s SET lease_until_us = $5, lease_token = $4 FROM "
                  "(SELECT f.endpoint_id, f.slot FROM unnest($1::text[], $2::int[], $3::int[], "
-                 "$7::int[], $8::bigint[]) AS w(endpoint_id, lim, k, failures, open_until) JOIN "
-                 "{S}.endpoints e ON e.id = w.endpoint_id AND e.consecutive_failures = "
-                 "w.failures AND e.circuit_open_until_us IS NOT DISTINCT FROM w.open_until AND "
-                 "e.enabled AND e.deleted_us IS NULL CROSS JOIN LATERAL (SELECT x.endpoint_id, "
-                 "x.slot FROM {S}.endpoint_slots x WHERE x.endpoint_id = w.endpoint_id AND "
-                 "x.slot < w.lim AND x.lease_until_us <= $6 ORDER BY x.slot LIMIT w.k FOR NO "
-                 "KEY UPDATE OF x SKIP LOCKED) AS f) AS g WHERE s.endpoint_id = g.endpoint_id "
-                 "AND s.slot = g.slot RETURNING s.endpoint_id, s.slot",
+                 "$7::int[], $8::bigint[], $9::int[], $10::int[]) AS w(endpoint_id, lim, k, "
+                 "failures, open_until, max_in_flight, rate) CROSS JOIN LATERAL (SELECT "
+                 "x.endpoint_id, x.slot FROM {S}.endpoint_slots x WHERE x.endpoint_id = "
+                 "w.endpoint_id AND x.slot < w.lim AND x.lease_until_us <= $6 AND EXISTS "
+                 "(SELECT 1 FROM {S}.endpoints e WHERE e.id = w.endpoint_id AND "
+                 "e.consecutive_failures = w.failures AND e.circuit_open_until_us IS NOT "
+                 "DISTINCT FROM w.open_until AND e.max_in_flight IS NOT DISTINCT FROM "
+                 "w.max_in_flight AND e.rate_limit_per_second IS NOT DISTINCT FROM w.rate AND "
+                 "e.enabled AND e.deleted_us IS NULL) ORDER BY x.slot LIMIT w.k FOR NO KEY "
+                 "UPDATE OF x SKIP LOCKED) AS f) AS g WHERE s.endpoint_id = g.endpoint_id AND "
+                 "s.slot = g.slot RETURNING s.endpoint_id, s.slot",
                  ask_ids.Finish(), ask_max.Finish(), ask_count.Finish(), token, lease_until, now,
-                 ask_failures.Finish(), ask_open.Finish())) {
+                 ask_failures.Finish(), ask_open.Finish(), ask_column_max.Finish(),
+                 ask_rate.Finish())) {
             const std::string id = row[0].as<std::string>();
             admission.slots[id].push_back(row[1].as<std::int32_t>());
             ++got[id];
         }
         bool cut_short = false;
         for (auto& [id, l] : limits) {
-            if (l.asked == 0) continue;
             const std::size_t missing = l.asked - std::min(l.asked, got[id]);
             if (missing > 0) {
                 // At its in-flight bound: nothing more for it now.
@@ -298,6 +313,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
                 if (l.rate) l.bucket.tokens += static_cast<double>(missing);
             }
             l.asked = 0;
+            // Also an endpoint that `limit` left out entirely in this round.
             cut_short = cut_short || l.cut > 0;
         }
         if (!cut_short) break;

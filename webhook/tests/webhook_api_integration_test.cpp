@@ -439,6 +439,34 @@ TEST_F(WebhookFixture, InFlightSlotsBoundEveryAdmissionAndAreFreedByRecordsOrLea
               5);
 }
 
+TEST_F(WebhookFixture, RoomAnEndpointAtItsBoundCannotUseGoesToTheNextOne) {
+    engine_->Stop();  // this test is the only claimant
+    // Made first, so its id sorts first and it is offered the room first.
+    auto full = Endpoint("full", {"*"}, {{"max_in_flight", 2}});
+    auto next = Endpoint("next", {"orders.*"});
+    ASSERT_LT(full["id"].get<std::string>(), next["id"].get<std::string>());
+    auto publish = [&](const std::string& type, int n) {
+        std::vector<store::IncomingEvent> events;
+        for (int i = 0; i < n; ++i) {
+            const std::string id = ids_.Next("evt");
+            events.push_back(
+                {id, type, "orders", Now() / domain::kMicrosPerSecond, R"({"id":")" + id + "\"}"});
+        }
+        return events;
+    };
+    store::ClaimSettings offer;
+    offer.limit = 10;
+    const domain::Micros now = Now();
+    // Two events only the first endpoint takes fill its two places.
+    EXPECT_EQ(store_->AddEvents(publish("billing.invoice.paid", 2), now, &offer).leased.size(), 2u);
+    // Room for two, wanted by both endpoints: the first gets none (it is full), the second both.
+    offer.limit = 2;
+    auto added = store_->AddEvents(publish("orders.order.created", 2), now, &offer);
+    EXPECT_EQ(added.deliveries, 4u);
+    ASSERT_EQ(added.leased.size(), 2u);
+    for (const auto& d : added.leased) EXPECT_EQ(d.endpoint_id, next["id"]);
+}
+
 TEST_F(WebhookFixture, IntakeLeasesFreshDeliveriesUpToTheOfferAndUnsentLeasesCanBeGivenBack) {
     auto endpoint = Endpoint("fresh", {"*"}, {{"max_in_flight", 5}});
     const std::string endpoint_id = endpoint["id"];

@@ -1129,7 +1129,11 @@ std::shared_ptr<Call> HttpClient::Impl::Prepare(const ClientRequest& request) {
 void HttpClient::SendAsync(const ClientRequest& request, Completion done) {
     auto call = impl_->Prepare(request);
     call->done = std::move(done);
-    net::co_spawn(impl_->io, impl_->Run(call), net::detached);
+    // Posted, so the call never starts (nor, failing at once, completes) inside the caller,
+    // which may itself be a completion: no recursion through completions that send again.
+    net::post(impl_->io, [impl = impl_.get(), call] {
+        net::co_spawn(impl->io, impl->Run(call), net::detached);
+    });
 }
 
 ClientResponse HttpClient::Send(const ClientRequest& request) {
