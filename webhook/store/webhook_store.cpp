@@ -52,6 +52,16 @@ std::vector<std::string> TextArray(const pqxx::field& field) {
     return out;
 }
 
+// An endpoint's health from three columns starting at `first`: consecutive_failures,
+// failing_since_us, circuit_open_until_us.
+domain::EndpointHealth ReadHealth(const pqxx::row& row, int first) {
+    domain::EndpointHealth health;
+    health.consecutive_failures = row[first].as<std::int32_t>();
+    health.failing_since = Optional<Micros>(row[first + 1]);
+    health.circuit_open_until = Optional<Micros>(row[first + 2]);
+    return health;
+}
+
 EndpointRecord ReadEndpoint(const pqxx::row& row) {
     EndpointRecord e;
     e.id = row[0].as<std::string>();
@@ -63,9 +73,7 @@ EndpointRecord ReadEndpoint(const pqxx::row& row) {
     e.rate_limit_per_second = Optional<std::int32_t>(row[6]);
     e.max_in_flight = Optional<std::int32_t>(row[7]);
     e.ordered = row[8].as<bool>();
-    e.health.consecutive_failures = row[9].as<std::int32_t>();
-    e.health.failing_since = Optional<Micros>(row[10]);
-    e.health.circuit_open_until = Optional<Micros>(row[11]);
+    e.health = ReadHealth(row, 9);
     e.created_us = row[12].as<Micros>();
     e.updated_us = row[13].as<Micros>();
     return e;
@@ -180,10 +188,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
                 limits.erase(id);
                 continue;
             }
-            domain::EndpointHealth health;
-            health.consecutive_failures = row[3].as<std::int32_t>();
-            health.failing_since = Optional<Micros>(row[4]);
-            health.circuit_open_until = Optional<Micros>(row[5]);
+            const domain::EndpointHealth health = ReadHealth(row, 3);
             Limits l;
             l.rate = Optional<std::int32_t>(row[1]);
             l.in_flight_max = domain::InFlightAllowed(
@@ -700,16 +705,12 @@ ClaimResult PgWebhookStore::Claim(Micros now, const std::vector<std::string>& ex
         }
         std::map<std::string, std::vector<std::string>> by_endpoint;  // in due order
         if (!unordered.empty()) {
-            // Walks the due index in time order and stops at the limit. The endpoint filter is
-            // kept out of reach of the (endpoint_id, seq) index on purpose: a plan through it
-            // would read and sort an endpoint's whole backlog on every claim.
+            // Walks the due index in time order and stops at the limit, whatever the
+            // statistics say (migration 006).
             for (const auto& row :
                  Run(tx, schema_,
-                     "SELECT id, endpoint_id FROM {S}.deliveries WHERE status = "
-                     "'pending' AND next_attempt_us <= $1 AND (lease_until_us IS NULL "
-                     "OR lease_until_us <= $1) AND (endpoint_id || '') = "
-                     "ANY($3::text[]) ORDER BY next_attempt_us LIMIT $2 FOR NO KEY UPDATE "
-                     "SKIP LOCKED",
+                     "SELECT delivery_id, delivery_endpoint_id FROM {S}.claim_due($1, "
+                     "$2::int, $3::text[])",
                      now, static_cast<std::int64_t>(settings.limit), commons::PgArray(unordered))) {
                 by_endpoint[row[1].as<std::string>()].push_back(row[0].as<std::string>());
             }
@@ -811,9 +812,7 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
                                            (lock ? " FOR NO KEY UPDATE" : ""),
                                        commons::PgArray(ids))) {
                 EndpointState s;
-                s.health.consecutive_failures = row[1].as<std::int32_t>();
-                s.health.failing_since = Optional<Micros>(row[2]);
-                s.health.circuit_open_until = Optional<Micros>(row[3]);
+                s.health = ReadHealth(row, 1);
                 s.enabled = row[4].as<bool>();
                 s.url = row[5].as<std::string>();
                 endpoints[row[0].as<std::string>()] = std::move(s);
@@ -892,15 +891,11 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
                 state.disable = change.disable;
             }
         }
+        // Each delivery by its primary key, whatever the statistics say (migration 006).
         auto updated =
             Run(tx, schema_,
-                "UPDATE {S}.deliveries d SET status = u.status, step = u.step, "
-                "next_attempt_us = u.next, last_status_code = u.code, last_error = "
-                "u.error, completed_us = u.completed, lease_until_us = NULL, lease_token = "
-                "NULL FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], "
-                "$5::bigint[], $6::int[], $7::text[], $8::bigint[]) AS u(id, token, "
-                "status, step, next, code, error, completed) WHERE d.id = u.id AND "
-                "d.lease_token = u.token AND d.status = 'pending' RETURNING d.id",
+                "SELECT * FROM {S}.record_outcomes($1::text[], $2::bigint[], $3::text[], "
+                "$4::int[], $5::bigint[], $6::int[], $7::text[], $8::bigint[])",
                 d_ids.Finish(), d_tokens.Finish(), d_status.Finish(), d_step.Finish(),
                 d_next.Finish(), d_code.Finish(), d_error.Finish(), d_completed.Finish());
         FreeSlots(tx, schema_, s_endpoint.Finish(), s_slot.Finish(), s_token.Finish());
