@@ -37,7 +37,9 @@ END
 $$;
 
 -- Records attempts' outcomes on deliveries still leased under the given tokens; returns the
--- deliveries changed. Each is found by its primary key.
+-- deliveries changed. Each is found by its primary key: the status test is written so that no
+-- partial index of pending deliveries matches it, which leaves the primary key as the only
+-- index the join can probe.
 CREATE FUNCTION record_outcomes(ids text[], tokens bigint[], statuses text[], steps integer[],
                                 next_attempts bigint[], codes integer[], errors text[],
                                 completed bigint[])
@@ -56,7 +58,7 @@ BEGIN
             lease_until_us = NULL, lease_token = NULL
         FROM unnest(ids, tokens, statuses, steps, next_attempts, codes, errors, completed)
             AS u(id, token, status, step, next, code, error, completed)
-        WHERE d.id = u.id AND d.lease_token = u.token AND d.status = 'pending'
+        WHERE d.id = u.id AND d.lease_token = u.token AND (d.status || '') = 'pending'
         RETURNING d.id;
 END
 $$;
