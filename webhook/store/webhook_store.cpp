@@ -52,6 +52,17 @@ std::vector<std::string> TextArray(const pqxx::field& field) {
     return out;
 }
 
+// The endpoints' `columns`, in id order (the order every locker of endpoint rows keeps), with
+// their rows locked for update when `lock`.
+pqxx::result EndpointRows(pqxx::dbtransaction& tx, const std::string& schema,
+                          const std::string& columns, const std::vector<std::string>& ids,
+                          bool lock) {
+    return Run(tx, schema,
+               "SELECT " + columns + " FROM {S}.endpoints WHERE id = ANY($1::text[]) ORDER BY id" +
+                   (lock ? " FOR NO KEY UPDATE" : ""),
+               commons::PgArray(ids));
+}
+
 // An endpoint's health from three columns starting at `first`: consecutive_failures,
 // failing_since_us, circuit_open_until_us.
 domain::EndpointHealth ReadHealth(const pqxx::row& row, int first) {
@@ -176,13 +187,11 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
     std::map<std::string, Limits> limits;
     auto read = [&](const std::vector<std::string>& ids, bool lock) {
         for (const auto& row :
-             Run(tx, schema,
-                 std::string("SELECT id, rate_limit_per_second, max_in_flight, "
-                             "consecutive_failures, failing_since_us, circuit_open_until_us, "
-                             "rate_tokens, rate_updated_us, url, enabled AND deleted_us IS NULL, "
-                             "slots FROM {S}.endpoints WHERE id = ANY($1::text[]) ORDER BY id") +
-                     (lock ? " FOR NO KEY UPDATE" : ""),
-                 commons::PgArray(ids))) {
+             EndpointRows(tx, schema,
+                          "id, rate_limit_per_second, max_in_flight, consecutive_failures, "
+                          "failing_since_us, circuit_open_until_us, rate_tokens, "
+                          "rate_updated_us, url, enabled AND deleted_us IS NULL, slots",
+                          ids, lock)) {
             const std::string id = row[0].as<std::string>();
             if (!row[9].as<bool>()) {
                 limits.erase(id);
@@ -804,13 +813,10 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
         };
         std::map<std::string, EndpointState> endpoints;
         auto read = [&](const std::vector<std::string>& ids, bool lock) {
-            for (const auto& row : Run(tx, schema_,
-                                       std::string("SELECT id, consecutive_failures, "
-                                                   "failing_since_us, circuit_open_until_us, "
-                                                   "enabled, url FROM {S}.endpoints WHERE id = "
-                                                   "ANY($1::text[]) ORDER BY id") +
-                                           (lock ? " FOR NO KEY UPDATE" : ""),
-                                       commons::PgArray(ids))) {
+            for (const auto& row : EndpointRows(tx, schema_,
+                                                "id, consecutive_failures, failing_since_us, "
+                                                "circuit_open_until_us, enabled, url",
+                                                ids, lock)) {
                 EndpointState s;
                 s.health = ReadHealth(row, 1);
                 s.enabled = row[4].as<bool>();
