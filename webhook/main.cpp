@@ -12,6 +12,7 @@
 #include "webhook/api/routes.hpp"
 #include "webhook/app/delivery_engine.hpp"
 #include "webhook/app/intake.hpp"
+#include "webhook/app/purge.hpp"
 #include "webhook/store/webhook_store.hpp"
 
 namespace webhook {
@@ -25,6 +26,7 @@ struct Settings {
     app::EngineSettings engine;
     commons::ConsumerSettings consumer;
     std::chrono::milliseconds inbound_poll{1000};
+    app::PurgeWorkerSettings purge;
     std::int64_t stripe_tolerance_seconds = 300;
     bool allow_http = false;
 };
@@ -71,6 +73,8 @@ Settings ReadSettings(const commons::EnvReader& env) {
     s.stripe_tolerance_seconds =
         env.Duration("PAYMENTS_STRIPE_WEBHOOK_TOLERANCE", 300s, 0ms, 24h).count() / 1000;
     s.inbound_poll = env.Duration("PAYMENTS_WEBHOOK_INBOUND_POLL_INTERVAL", 1s, 1ms, 60s);
+    s.purge.retention = env.Duration("PAYMENTS_WEBHOOK_RETENTION", 24h * 30, 1h, 24h * 3650);
+    s.purge.interval = env.Duration("PAYMENTS_WEBHOOK_PURGE_INTERVAL", 10min, 1s, 24h);
     s.consumer.stream = env.String("PAYMENTS_EVENTS_STREAM", "payments.events");
     s.consumer.group = env.String("PAYMENTS_WEBHOOK_CONSUMER_GROUP", "webhook");
     s.consumer.consumer = commons::ConsumerName("webhook");
@@ -95,14 +99,17 @@ class WebhookParts final : public middleware::ServiceParts {
           engine_(store_, settings.engine, app::SystemMicros, context.logger, context.metrics),
           intake_(store_, engine_, app::SystemMicros),
           inbound_(store_, handlers_, app::SystemMicros, context.logger, settings.inbound_poll),
+          purge_(store_, settings.purge, app::SystemMicros, context.logger, context.metrics),
           consumer_(context.redis, settings.consumer, context.logger, context.metrics) {
         engine_.Start();
         inbound_.Start();
+        purge_.Start();
         consumer_.StartBatch(
             [this](const std::vector<commons::Event>& events) { intake_.Add(events); });
     }
     ~WebhookParts() override {
         consumer_.Stop();
+        purge_.Stop();
         inbound_.Stop();
         engine_.Stop();
     }
@@ -119,6 +126,7 @@ class WebhookParts final : public middleware::ServiceParts {
     // stored, acknowledged and marked processed without a handler.
     app::InboundHandlers handlers_;
     app::InboundWorker inbound_;
+    app::PurgeWorker purge_;
     commons::StreamConsumer consumer_;
 };
 

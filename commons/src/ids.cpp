@@ -20,6 +20,26 @@ void FillRandom(std::uint8_t* out, std::size_t size) {
     }
 }
 
+// `prefix`, '_', then the 128 bits as 26 base32 digits, most significant first (the top digit
+// holds 3 bits).
+std::string Encode(std::string_view prefix, const std::array<std::uint8_t, 16>& bytes) {
+    std::string out;
+    out.reserve(prefix.size() + 1 + kEncodedLength);
+    out.append(prefix);
+    out.push_back('_');
+    for (std::size_t digit = 0; digit < kEncodedLength; ++digit) {
+        std::size_t bit = digit == 0 ? 0 : 3 + (digit - 1) * 5;
+        std::size_t width = digit == 0 ? 3 : 5;
+        unsigned value = 0;
+        for (std::size_t b = 0; b < width; ++b) {
+            std::size_t pos = bit + b;
+            value = (value << 1) | ((bytes[pos / 8] >> (7 - pos % 8)) & 1u);
+        }
+        out.push_back(kCrockford[value]);
+    }
+    return out;
+}
+
 std::uint64_t SystemMillis() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
@@ -56,22 +76,16 @@ std::string IdGenerator::Next(std::string_view prefix) {
         }
         std::copy(last_random_.begin(), last_random_.end(), bytes.begin() + 6);
     }
-    // 128 bits as 26 base32 digits, most significant first (the top digit holds 3 bits).
-    std::string out;
-    out.reserve(prefix.size() + 1 + kEncodedLength);
-    out.append(prefix);
-    out.push_back('_');
-    for (std::size_t digit = 0; digit < kEncodedLength; ++digit) {
-        std::size_t bit = digit == 0 ? 0 : 3 + (digit - 1) * 5;
-        std::size_t width = digit == 0 ? 3 : 5;
-        unsigned value = 0;
-        for (std::size_t b = 0; b < width; ++b) {
-            std::size_t pos = bit + b;
-            value = (value << 1) | ((bytes[pos / 8] >> (7 - pos % 8)) & 1u);
-        }
-        out.push_back(kCrockford[value]);
+    return Encode(prefix, bytes);
+}
+
+std::string IdTimeBoundary(std::string_view prefix, std::uint64_t unix_ms) {
+    PAY_ASSERT(!prefix.empty() && prefix.size() <= 8);
+    std::array<std::uint8_t, 16> bytes{};
+    for (int i = 0; i < 6; ++i) {
+        bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(unix_ms >> (40 - 8 * i));
     }
-    return out;
+    return Encode(prefix, bytes);
 }
 
 bool IsGeneratedId(std::string_view id, std::string_view prefix) {

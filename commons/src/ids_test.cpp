@@ -55,6 +55,20 @@ TEST(IdGenerator, EncodesTheInjectedMillisecondFirst) {
     EXPECT_EQ(EncodeTime((std::uint64_t{1} << 48) - 1), "7ZZZZZZZZZ");
 }
 
+TEST(IdTimeBoundary, SplitsIdsByTheMillisecondTheyWereMadeIn) {
+    const std::uint64_t ms = 1'700'000'000'123;
+    const std::string boundary = IdTimeBoundary("dlv", ms);
+    EXPECT_EQ(boundary, "dlv_" + EncodeTime(ms) + "0000000000000000");
+    for (int i = 0; i < 200; ++i) {
+        IdGenerator before([ms] { return ms - 1; });
+        IdGenerator at([ms] { return ms; });
+        IdGenerator after([ms] { return ms + 1; });
+        EXPECT_LT(before.Next("dlv"), boundary);
+        EXPECT_GE(at.Next("dlv"), boundary);
+        EXPECT_GT(after.Next("dlv"), boundary);
+    }
+}
+
 TEST(IdGenerator, IdsInOneMillisecondIncreaseStrictly) {
     constexpr std::uint64_t kNow = 1'700'000'000'000;
     IdGenerator ids([] { return kNow; });

@@ -1072,6 +1072,94 @@ std::size_t PgWebhookStore::CountPending(std::size_t cap) {
     });
 }
 
+PurgeCounts PgWebhookStore::Purge(const PurgeSettings& settings) {
+    PurgeCounts counts;
+    const auto batch = static_cast<std::int64_t>(settings.batch);
+    const auto to_ms = [](Micros us) {
+        return static_cast<std::uint64_t>(std::max<Micros>(0, us)) / 1000;
+    };
+    const std::string delivery_boundary = commons::IdTimeBoundary("dlv", to_ms(settings.cutoff));
+    const Micros event_cutoff = settings.cutoff - settings.event_margin;
+    // Runs `step` (one transaction, returning rows done) until a batch comes back short; false
+    // when it stopped at batches_max instead.
+    auto repeat = [&](const std::function<std::size_t()>& step) {
+        for (std::size_t i = 0; i < settings.batches_max; ++i) {
+            if (step() < settings.batch) return true;
+        }
+        counts.more = true;
+        return false;
+    };
+    repeat([&] {
+        return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+            const std::size_t n =
+                tx.exec_params(
+                      WithSchema("UPDATE {S}.deliveries SET status = 'failed', last_error = "
+                                 "'expired: older than the retention period', completed_us = $3, "
+                                 "next_attempt_us = $3, lease_until_us = NULL, lease_token = NULL "
+                                 "WHERE id IN (SELECT id FROM {S}.deliveries WHERE status = "
+                                 "'pending' AND id < $1 AND (lease_until_us IS NULL OR "
+                                 "lease_until_us <= $3) ORDER BY id LIMIT $2 FOR NO KEY UPDATE "
+                                 "SKIP LOCKED) RETURNING id",
+                                 schema_),
+                      delivery_boundary, batch, settings.now)
+                    .size();
+            counts.expired += n;
+            return n;
+        });
+    });
+    const bool deliveries_done = repeat([&] {
+        return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+            auto row = tx.exec_params1(
+                WithSchema("WITH d AS (DELETE FROM {S}.deliveries WHERE id IN (SELECT id FROM "
+                           "{S}.deliveries WHERE id < $1 AND status <> 'pending' ORDER BY id "
+                           "LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), a AS (DELETE FROM "
+                           "{S}.attempts t USING d WHERE t.delivery_id = d.id RETURNING 1) "
+                           "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM a)",
+                           schema_),
+                delivery_boundary, batch);
+            const auto n = static_cast<std::size_t>(row[0].as<std::int64_t>());
+            counts.deliveries += n;
+            counts.attempts += static_cast<std::size_t>(row[1].as<std::int64_t>());
+            return n;
+        });
+    });
+    // Events only once every old finished delivery is gone, so none is left without its event.
+    if (deliveries_done)
+        repeat([&] {
+            return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+                // By id range first (time-ordered ids), checked against the receive time, so an id
+                // that is not time-ordered is never taken for old.
+                const std::size_t n =
+                    tx.exec_params(
+                          WithSchema("DELETE FROM {S}.events e WHERE e.id IN (SELECT o.id FROM "
+                                     "{S}.events o WHERE o.id < $1 AND o.received_us < $2 ORDER BY "
+                                     "o.id LIMIT $3) AND e.id NOT IN (SELECT d.event_id FROM "
+                                     "{S}.deliveries d WHERE d.status = 'pending' AND d.id < $4) "
+                                     "RETURNING e.id",
+                                     schema_),
+                          commons::IdTimeBoundary("evt", to_ms(event_cutoff)), event_cutoff, batch,
+                          delivery_boundary)
+                        .size();
+                counts.events += n;
+                return n;
+            });
+        });
+    repeat([&] {
+        return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
+            const std::size_t n =
+                tx.exec_params(WithSchema("DELETE FROM {S}.inbound_events WHERE id IN (SELECT id "
+                                          "FROM {S}.inbound_events WHERE processed_us < $1 LIMIT "
+                                          "$2) RETURNING id",
+                                          schema_),
+                               settings.cutoff, batch)
+                    .size();
+            counts.inbound_events += n;
+            return n;
+        });
+    });
+    return counts;
+}
+
 bool PgWebhookStore::InsertInbound(const std::string& id, const std::string& type,
                                    const std::string& payload, Micros now) {
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {

@@ -160,6 +160,25 @@ struct RecordSettings {
     domain::HealthPolicy health;
 };
 
+struct PurgeSettings {
+    Micros now = 0;
+    Micros cutoff = 0;  // what is older goes
+    // Events go only once this much older than the cutoff, so every delivery made in the
+    // transaction that stored the event (ids from the same clock) is older than the cutoff too.
+    Micros event_margin = 3600 * domain::kMicrosPerSecond;
+    std::size_t batch = 1000;
+    std::size_t batches_max = 100;
+};
+
+struct PurgeCounts {
+    std::size_t expired = 0;     // pending deliveries failed as too old
+    std::size_t deliveries = 0;  // deleted, with their attempts
+    std::size_t attempts = 0;
+    std::size_t events = 0;
+    std::size_t inbound_events = 0;
+    bool more = false;  // a step stopped at batches_max with rows left
+};
+
 struct InboundEvent {
     std::string id;
     std::string type;
@@ -232,6 +251,18 @@ class PgWebhookStore {
     std::optional<std::size_t> Recover(const std::string& endpoint_id, Micros since, Micros now);
     // Pending deliveries, counted up to `cap`.
     std::size_t CountPending(std::size_t cap);
+
+    // ---- Retention ----
+    // Removes what is older than `settings.cutoff` (docs/webhook.md, "Retention"), in
+    // transactions of at most `batch` rows, at most `batches_max` of them per step:
+    //   1. pending deliveries created before the cutoff, not leased, fail as "expired";
+    //   2. finished deliveries created before the cutoff are deleted with their attempts;
+    //   3. events received before cutoff - event_margin are deleted, unless a pending delivery
+    //      still needs the payload;
+    //   4. inbound Stripe events processed before the cutoff are deleted.
+    // Deliveries are matched by their time-ordered ids, so no index is written on the delivery
+    // path for this.
+    PurgeCounts Purge(const PurgeSettings& settings);
 
     // ---- Inbound (Stripe) ----
     // False when an event with this id was stored before.

@@ -467,6 +467,64 @@ TEST_F(WebhookFixture, RoomAnEndpointAtItsBoundCannotUseGoesToTheNextOne) {
     for (const auto& d : added.leased) EXPECT_EQ(d.endpoint_id, next["id"]);
 }
 
+TEST_F(WebhookFixture, RetentionExpiresAndPurgesWhatIsOlderThanTheCutoffAndKeepsTheRest) {
+    auto ok = Endpoint("kept");
+    auto failing = Endpoint("failing");
+    receiver_.SetResponder([&](const auto& received) {
+        return received.name == "failing" ? Response::Text(500, "", "text/plain")
+                                          : Response::Text(200, "ok", "text/plain");
+    });
+    auto count = [&](const std::string& sql) {
+        return Scalar("SELECT count(*) FROM " + schema_ + sql);
+    };
+    // Old: two events (four deliveries: two delivered, two failed once and pending a retry)
+    // and a processed Stripe event.
+    ASSERT_TRUE(store_->InsertInbound("evt_stripe_old", "charge.succeeded", "{}", Now()));
+    inbound_->Wake();
+    const std::string old_a = Publish("orders.order.created")["id"];
+    Publish("orders.order.created");
+    ASSERT_TRUE(WaitFor(10s, [&] {
+        return receiver_.Count("kept") == 2 &&
+               count(".deliveries WHERE endpoint_id = '" + failing["id"].get<std::string>() +
+                     "' AND attempts = 1 AND status = 'pending' AND lease_token IS NULL") == 2 &&
+               count(".inbound_events WHERE processed_us IS NOT NULL") == 1;
+    }));
+    const std::string old_delivery = Delivery(old_a, ok["id"])["id"];
+    // The cutoff: a millisecond the old ids and times are all before, the new ones after.
+    const domain::Micros cutoff = Now() + 1000;
+    ASSERT_TRUE(WaitFor(10s, [&] { return Now() > cutoff + 1000; }));
+    const std::string fresh = Publish("orders.order.created")["id"];
+    ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("kept") == 3; }));
+
+    store::PurgeSettings purge;
+    purge.now = Now();
+    purge.cutoff = cutoff;
+    purge.event_margin = 0;
+    purge.batch = 1;  // batches of one row: every step runs several times
+    const auto counts = store_->Purge(purge);
+    EXPECT_EQ(counts.expired, 2u);
+    EXPECT_EQ(counts.deliveries, 4u);
+    EXPECT_EQ(counts.attempts, 4u);
+    EXPECT_EQ(counts.events, 2u);
+    EXPECT_EQ(counts.inbound_events, 1u);
+    EXPECT_FALSE(counts.more);
+    // What is left is the new event's, untouched.
+    EXPECT_EQ(count(".events"), 1);
+    EXPECT_EQ(count(".events WHERE id = '" + fresh + "'"), 1);
+    EXPECT_EQ(count(".deliveries WHERE event_id = '" + fresh + "'"), 2);
+    EXPECT_EQ(count(".deliveries"), 2);
+    EXPECT_EQ(count(".attempts a JOIN " + schema_ + ".deliveries d ON d.id = a.delivery_id"),
+              count(".attempts"));
+    EXPECT_EQ(Call("GET", "/v1/deliveries/" + old_delivery).status, 404);
+    // A second pass finds nothing more; a batch limit that stops a step says so.
+    EXPECT_EQ(store_->Purge(purge).deliveries, 0u);
+    purge.cutoff = Now() + 1000;
+    ASSERT_TRUE(WaitFor(10s, [&] { return Now() > purge.cutoff + 1000; }));
+    purge.now = Now();
+    purge.batches_max = 1;
+    EXPECT_TRUE(store_->Purge(purge).more);
+}
+
 TEST_F(WebhookFixture, IntakeLeasesFreshDeliveriesUpToTheOfferAndUnsentLeasesCanBeGivenBack) {
     auto endpoint = Endpoint("fresh", {"*"}, {{"max_in_flight", 5}});
     const std::string endpoint_id = endpoint["id"];

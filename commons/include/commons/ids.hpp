@@ -31,6 +31,11 @@ class IdGenerator {
     std::array<std::uint8_t, 10> last_random_{};
 };
 
+// The smallest id Next(prefix) can make at `unix_ms` (its random part all zero): every id made
+// at an earlier millisecond sorts below it, every id made at that millisecond or later does not.
+// For range scans of time-ordered ids, such as a retention cutoff.
+std::string IdTimeBoundary(std::string_view prefix, std::uint64_t unix_ms);
+
 // True when `id` has the shape Next(prefix) produces.
 bool IsGeneratedId(std::string_view id, std::string_view prefix);
 
