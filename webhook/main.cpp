@@ -73,7 +73,8 @@ Settings ReadSettings(const commons::EnvReader& env) {
     s.stripe_tolerance_seconds =
         env.Duration("PAYMENTS_STRIPE_WEBHOOK_TOLERANCE", 300s, 0ms, 24h).count() / 1000;
     s.inbound_poll = env.Duration("PAYMENTS_WEBHOOK_INBOUND_POLL_INTERVAL", 1s, 1ms, 60s);
-    s.purge.retention = env.Duration("PAYMENTS_WEBHOOK_RETENTION", 24h * 30, 1h, 24h * 3650);
+    // At least a day; shorter than the retry schedule (3 days and more), retries are cut short.
+    s.purge.retention = env.Duration("PAYMENTS_WEBHOOK_RETENTION", 24h * 30, 24h, 24h * 3650);
     s.purge.interval = env.Duration("PAYMENTS_WEBHOOK_PURGE_INTERVAL", 10min, 1s, 24h);
     s.consumer.stream = env.String("PAYMENTS_EVENTS_STREAM", "payments.events");
     s.consumer.group = env.String("PAYMENTS_WEBHOOK_CONSUMER_GROUP", "webhook");
@@ -152,7 +153,10 @@ int main(int argc, char** argv) {
                       .clock = webhook::app::SystemMicros,
                       .stripe_tolerance_seconds = settings.stripe_tolerance_seconds,
                       .allow_http = settings.allow_http,
-                      .allow_private_targets = settings.engine.allow_private_targets},
+                      .allow_private_targets = settings.engine.allow_private_targets,
+                      .retention_us =
+                          static_cast<webhook::domain::Micros>(settings.purge.retention.count()) *
+                          1000},
                      router);
                  return std::unique_ptr<middleware::ServiceParts>(std::move(parts));
              },

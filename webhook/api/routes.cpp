@@ -55,6 +55,12 @@ Response ErrorResponse(int status, std::string_view type, std::string_view code,
     return Response::Json(status, json{{"error", std::move(error)}}.dump());
 }
 
+// Deliveries created before this are left to the purge (ApiDependencies::retention_us).
+Micros RetainedSince(const ApiDependencies& d, Micros now) {
+    if (d.retention_us <= 0) return std::numeric_limits<Micros>::min();
+    return now - d.retention_us + 3600 * domain::kMicrosPerSecond;
+}
+
 Response NotFound(const std::string& what) {
     return ErrorResponse(404, "invalid_request_error", "resource_missing", "no such " + what);
 }
@@ -534,8 +540,12 @@ void AddRoutes(const ApiDependencies& deps, commons::http::Router& router) {
                         std::numeric_limits<std::int64_t>::max() / domain::kMicrosPerSecond) {
                     Bad("parameter_invalid", "since must be a Unix time in seconds", "since");
                 }
-                const Micros since = body["since"].get<std::int64_t>() * domain::kMicrosPerSecond;
-                auto count = d->store.Recover(request.PathParam("id"), since, d->clock());
+                const Micros now = d->clock();
+                // Only what the purge will not take meanwhile.
+                const Micros since =
+                    std::max(body["since"].get<std::int64_t>() * domain::kMicrosPerSecond,
+                             RetainedSince(*d, now));
+                auto count = d->store.Recover(request.PathParam("id"), since, now);
                 if (!count) return NotFound("endpoint");
                 if (*count > 0) d->engine.Wake();
                 return Response::Json(202,
@@ -559,7 +569,16 @@ void AddRoutes(const ApiDependencies& deps, commons::http::Router& router) {
     router.Add(
         Method::kPost, "/v1/deliveries/{id}/retry",
         [d](Request& request) {
-            auto delivery = d->store.RetryDelivery(request.PathParam("id"), d->clock());
+            const Micros now = d->clock();
+            const Micros retained_since = RetainedSince(*d, now);
+            auto existing = d->store.FindDelivery(request.PathParam("id"));
+            if (!existing) return NotFound("delivery");
+            if (existing->created_us < retained_since) {
+                return ErrorResponse(409, "invalid_request_error", "delivery_expired",
+                                     "the delivery is older than the retention period and is "
+                                     "being removed; it cannot be retried");
+            }
+            auto delivery = d->store.RetryDelivery(request.PathParam("id"), now, retained_since);
             if (!delivery) return NotFound("delivery");
             d->engine.Wake();
             return Response::Json(202, RenderDelivery(*delivery, {}).dump());

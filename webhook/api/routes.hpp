@@ -45,6 +45,9 @@ struct ApiDependencies {
     // Endpoint URLs may use plain http and name private addresses (tests, local development).
     bool allow_http = false;
     bool allow_private_targets = false;
+    // The retention period (0: none). Deliveries older than it, less an hour's margin, are left
+    // to the purge: retry and recover refuse them (docs/webhook.md, "Retention").
+    domain::Micros retention_us = 0;
 };
 
 // Adds every /v1 route of the service. Everything referenced must outlive the router.

@@ -14,8 +14,8 @@ struct PurgeWorker::Counters {
     explicit Counters(commons::Metrics& metrics)
         : family(prometheus::BuildCounter()
                      .Name("webhook_purged_total")
-                     .Help("Rows removed for retention: expired (pending deliveries failed as too "
-                           "old), deliveries, attempts, events, inbound_events")
+                     .Help("Rows removed for retention: deliveries (of which expired: still "
+                           "pending), attempts, events, inbound_events")
                      .Register(metrics.registry())),
           expired(family.Add({{"what", "expired"}})),
           deliveries(family.Add({{"what", "deliveries"}})),
@@ -58,7 +58,10 @@ store::PurgeCounts PurgeWorker::RunOnce() {
     store::PurgeSettings purge;
     purge.now = clock_();
     purge.cutoff = purge.now - static_cast<domain::Micros>(settings_.retention.count()) * 1000;
-    store::PurgeCounts counts = store_.Purge(purge);
+    store::PurgeCounts counts = store_.Purge(purge, [this] {
+        std::lock_guard lock(mutex_);
+        return stopping_;
+    });
     counters_->expired.Increment(static_cast<double>(counts.expired));
     counters_->deliveries.Increment(static_cast<double>(counts.deliveries));
     counters_->attempts.Increment(static_cast<double>(counts.attempts));

@@ -38,7 +38,8 @@ class PurgeWorker {
     // The first pass runs at once, then one every interval (sooner while a pass left work).
     void Start();
     void Stop();
-    // One pass now, on the caller's thread; what it removed.
+    // One pass now, on the caller's thread (it ends early once Stop() is called); what it
+    // removed.
     store::PurgeCounts RunOnce();
 
   private:

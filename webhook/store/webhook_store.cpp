@@ -1024,14 +1024,16 @@ Page<AttemptRecord> PgWebhookStore::EndpointAttempts(const std::string& endpoint
     });
 }
 
-std::optional<DeliveryRecord> PgWebhookStore::RetryDelivery(const std::string& id, Micros now) {
+std::optional<DeliveryRecord> PgWebhookStore::RetryDelivery(const std::string& id, Micros now,
+                                                            Micros created_since) {
     return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
         // An attempt in flight keeps its lease: the retry waits for it instead of racing it.
         auto updated = tx.exec_params(
             WithSchema("UPDATE {S}.deliveries SET status = 'pending', step = 0, "
-                       "next_attempt_us = $2, completed_us = NULL WHERE id = $1 RETURNING id",
+                       "next_attempt_us = $2, completed_us = NULL WHERE id = $1 AND created_us "
+                       ">= $3 RETURNING id",
                        schema_),
-            id, now);
+            id, now, created_since);
         if (updated.empty()) return std::optional<DeliveryRecord>();
         auto row = tx.exec_params1(
             WithSchema(std::string("SELECT ") + kDeliveryColumns +
@@ -1072,7 +1074,8 @@ std::size_t PgWebhookStore::CountPending(std::size_t cap) {
     });
 }
 
-PurgeCounts PgWebhookStore::Purge(const PurgeSettings& settings) {
+PurgeCounts PgWebhookStore::Purge(const PurgeSettings& settings,
+                                  const std::function<bool()>& stop) {
     PurgeCounts counts;
     const auto batch = static_cast<std::int64_t>(settings.batch);
     const auto to_ms = [](Micros us) {
@@ -1080,81 +1083,81 @@ PurgeCounts PgWebhookStore::Purge(const PurgeSettings& settings) {
     };
     const std::string delivery_boundary = commons::IdTimeBoundary("dlv", to_ms(settings.cutoff));
     const Micros event_cutoff = settings.cutoff - settings.event_margin;
-    // Runs `step` (one transaction, returning rows done) until a batch comes back short; false
-    // when it stopped at batches_max instead.
-    auto repeat = [&](const std::function<std::size_t()>& step) {
-        for (std::size_t i = 0; i < settings.batches_max; ++i) {
-            if (step() < settings.batch) return true;
-        }
-        counts.more = true;
-        return false;
-    };
-    repeat([&] {
-        return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-            const std::size_t n =
-                tx.exec_params(
-                      WithSchema("UPDATE {S}.deliveries SET status = 'failed', last_error = "
-                                 "'expired: older than the retention period', completed_us = $3, "
-                                 "next_attempt_us = $3, lease_until_us = NULL, lease_token = NULL "
-                                 "WHERE id IN (SELECT id FROM {S}.deliveries WHERE status = "
-                                 "'pending' AND id < $1 AND (lease_until_us IS NULL OR "
-                                 "lease_until_us <= $3) ORDER BY id LIMIT $2 FOR NO KEY UPDATE "
-                                 "SKIP LOCKED) RETURNING id",
-                                 schema_),
-                      delivery_boundary, batch, settings.now)
-                    .size();
-            counts.expired += n;
-            return n;
-        });
-    });
-    const bool deliveries_done = repeat([&] {
+    // Runs `step` (one transaction; returns the rows it looked at and the last id, for the next
+    // batch to start after) until a batch comes back short. False when it stopped early.
+    auto repeat =
+        [&](const std::function<std::pair<std::size_t, std::string>(const std::string&)>& step) {
+            std::string after;  // keyset: each batch starts past the previous one
+            for (std::size_t i = 0; i < settings.batches_max; ++i) {
+                if (stop()) {
+                    counts.more = true;
+                    return false;
+                }
+                auto [seen, last] = step(after);
+                if (seen < settings.batch) return true;
+                after = std::move(last);
+            }
+            counts.more = true;
+            return false;
+        };
+    // 1. Old deliveries, with their attempts; a leased one is left to its attempt.
+    const bool deliveries_done = repeat([&](const std::string& after) {
         return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
             auto row = tx.exec_params1(
-                WithSchema("WITH d AS (DELETE FROM {S}.deliveries WHERE id IN (SELECT id FROM "
-                           "{S}.deliveries WHERE id < $1 AND status <> 'pending' ORDER BY id "
-                           "LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), a AS (DELETE FROM "
+                WithSchema("WITH c AS (SELECT id FROM {S}.deliveries WHERE id > $3 AND id < $1 "
+                           "ORDER BY id LIMIT $2), d AS (DELETE FROM {S}.deliveries x WHERE x.id "
+                           "IN (SELECT y.id FROM {S}.deliveries y WHERE y.id IN (SELECT id FROM "
+                           "c) AND (y.lease_until_us IS NULL OR y.lease_until_us <= $4) FOR "
+                           "UPDATE SKIP LOCKED) RETURNING x.id, x.status), a AS (DELETE FROM "
                            "{S}.attempts t USING d WHERE t.delivery_id = d.id RETURNING 1) "
-                           "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM a)",
+                           "SELECT (SELECT count(*) FROM c), coalesce((SELECT max(id) FROM c), "
+                           "''), (SELECT count(*) FROM d), (SELECT count(*) FROM d WHERE status "
+                           "= 'pending'), (SELECT count(*) FROM a)",
                            schema_),
-                delivery_boundary, batch);
-            const auto n = static_cast<std::size_t>(row[0].as<std::int64_t>());
-            counts.deliveries += n;
-            counts.attempts += static_cast<std::size_t>(row[1].as<std::int64_t>());
-            return n;
+                delivery_boundary, batch, after, settings.now);
+            counts.deliveries += static_cast<std::size_t>(row[2].as<std::int64_t>());
+            counts.expired += static_cast<std::size_t>(row[3].as<std::int64_t>());
+            counts.attempts += static_cast<std::size_t>(row[4].as<std::int64_t>());
+            return std::make_pair(static_cast<std::size_t>(row[0].as<std::int64_t>()),
+                                  row[1].as<std::string>());
         });
     });
-    // Events only once every old finished delivery is gone, so none is left without its event.
-    if (deliveries_done)
-        repeat([&] {
+    // 2. Events, only once every old delivery that could go is gone, so none is left without
+    // its event. By id range (time-ordered ids), checked against the receive time, so an id
+    // that is not time-ordered is only taken when it also sorts below the boundary.
+    if (deliveries_done) {
+        repeat([&](const std::string& after) {
             return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
-                // By id range first (time-ordered ids), checked against the receive time, so an id
-                // that is not time-ordered is never taken for old.
-                const std::size_t n =
-                    tx.exec_params(
-                          WithSchema("DELETE FROM {S}.events e WHERE e.id IN (SELECT o.id FROM "
-                                     "{S}.events o WHERE o.id < $1 AND o.received_us < $2 ORDER BY "
-                                     "o.id LIMIT $3) AND e.id NOT IN (SELECT d.event_id FROM "
-                                     "{S}.deliveries d WHERE d.status = 'pending' AND d.id < $4) "
-                                     "RETURNING e.id",
-                                     schema_),
-                          commons::IdTimeBoundary("evt", to_ms(event_cutoff)), event_cutoff, batch,
-                          delivery_boundary)
-                        .size();
-                counts.events += n;
-                return n;
+                auto row = tx.exec_params1(
+                    WithSchema("WITH c AS (SELECT id FROM {S}.events WHERE id > $4 AND id < $1 "
+                               "AND received_us < $2 ORDER BY id LIMIT $3), d AS (DELETE FROM "
+                               "{S}.events e WHERE e.id IN (SELECT o.id FROM {S}.events o WHERE "
+                               "o.id IN (SELECT id FROM c) AND o.id NOT IN (SELECT p.event_id "
+                               "FROM {S}.deliveries p WHERE p.status = 'pending' AND p.id < $5) "
+                               "FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT (SELECT count(*) "
+                               "FROM c), coalesce((SELECT max(id) FROM c), ''), (SELECT count(*) "
+                               "FROM d)",
+                               schema_),
+                    commons::IdTimeBoundary("evt", to_ms(event_cutoff)), event_cutoff, batch, after,
+                    delivery_boundary);
+                counts.events += static_cast<std::size_t>(row[2].as<std::int64_t>());
+                return std::make_pair(static_cast<std::size_t>(row[0].as<std::int64_t>()),
+                                      row[1].as<std::string>());
             });
         });
-    repeat([&] {
+    }
+    // 3. Processed inbound Stripe events.
+    repeat([&](const std::string&) {
         return commons::WithTransaction(pool_, [&](pqxx::dbtransaction& tx) {
             const std::size_t n =
                 tx.exec_params(WithSchema("DELETE FROM {S}.inbound_events WHERE id IN (SELECT id "
                                           "FROM {S}.inbound_events WHERE processed_us < $1 LIMIT "
-                                          "$2) RETURNING id",
+                                          "$2 FOR UPDATE SKIP LOCKED) RETURNING id",
                                           schema_),
                                settings.cutoff, batch)
                     .size();
             counts.inbound_events += n;
-            return n;
+            return std::make_pair(n, std::string());
         });
     });
     return counts;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -171,7 +172,7 @@ struct PurgeSettings {
 };
 
 struct PurgeCounts {
-    std::size_t expired = 0;     // pending deliveries failed as too old
+    std::size_t expired = 0;     // of the deliveries, those still pending
     std::size_t deliveries = 0;  // deleted, with their attempts
     std::size_t attempts = 0;
     std::size_t events = 0;
@@ -245,7 +246,11 @@ class PgWebhookStore {
     Page<AttemptRecord> EndpointAttempts(const std::string& endpoint_id, std::size_t limit,
                                          std::int64_t starting_after);
     // Sends the delivery again from the start of the schedule, whatever its state.
-    std::optional<DeliveryRecord> RetryDelivery(const std::string& id, Micros now);
+    // Deliveries created before `created_since` are not retried (nullopt), so the purge never
+    // races a retry (docs/webhook.md, "Retention").
+    std::optional<DeliveryRecord> RetryDelivery(
+        const std::string& id, Micros now,
+        Micros created_since = std::numeric_limits<Micros>::min());
     // Sends again every failed delivery of the endpoint created at or after `since`. Returns
     // how many; nullopt when there is no such endpoint.
     std::optional<std::size_t> Recover(const std::string& endpoint_id, Micros since, Micros now);
@@ -255,14 +260,16 @@ class PgWebhookStore {
     // ---- Retention ----
     // Removes what is older than `settings.cutoff` (docs/webhook.md, "Retention"), in
     // transactions of at most `batch` rows, at most `batches_max` of them per step:
-    //   1. pending deliveries created before the cutoff, not leased, fail as "expired";
-    //   2. finished deliveries created before the cutoff are deleted with their attempts;
-    //   3. events received before cutoff - event_margin are deleted, unless a pending delivery
-    //      still needs the payload;
-    //   4. inbound Stripe events processed before the cutoff are deleted.
-    // Deliveries are matched by their time-ordered ids, so no index is written on the delivery
-    // path for this.
-    PurgeCounts Purge(const PurgeSettings& settings);
+    //   1. deliveries created before the cutoff are deleted with their attempts, unless an
+    //      attempt holds their lease (a pending one among them counts as expired);
+    //   2. then, if step 1 finished, events received before cutoff - event_margin, unless a
+    //      pending delivery still needs the payload;
+    //   3. inbound Stripe events processed before the cutoff.
+    // Deliveries and events are matched by their time-ordered ids, so no index is written on
+    // the delivery path for this. Rows another transaction holds are skipped, never waited for.
+    // `stop` is asked between batches; true ends the pass early.
+    PurgeCounts Purge(
+        const PurgeSettings& settings, const std::function<bool()>& stop = [] { return false; });
 
     // ---- Inbound (Stripe) ----
     // False when an event with this id was stored before.

@@ -467,7 +467,8 @@ TEST_F(WebhookFixture, RoomAnEndpointAtItsBoundCannotUseGoesToTheNextOne) {
     for (const auto& d : added.leased) EXPECT_EQ(d.endpoint_id, next["id"]);
 }
 
-TEST_F(WebhookFixture, RetentionExpiresAndPurgesWhatIsOlderThanTheCutoffAndKeepsTheRest) {
+TEST_F(WebhookFixture, RetentionPurgesWhatIsOlderThanTheCutoffAndKeepsWhatIsStillNeeded) {
+    Freeze();  // no retry comes due while the test looks
     auto ok = Endpoint("kept");
     auto failing = Endpoint("failing");
     receiver_.SetResponder([&](const auto& received) {
@@ -477,8 +478,8 @@ TEST_F(WebhookFixture, RetentionExpiresAndPurgesWhatIsOlderThanTheCutoffAndKeeps
     auto count = [&](const std::string& sql) {
         return Scalar("SELECT count(*) FROM " + schema_ + sql);
     };
-    // Old: two events (four deliveries: two delivered, two failed once and pending a retry)
-    // and a processed Stripe event.
+    // Old: two events (four deliveries: two delivered, two failed once and pending a retry),
+    // a processed Stripe event, and an event whose two deliveries are leased (in flight).
     ASSERT_TRUE(store_->InsertInbound("evt_stripe_old", "charge.succeeded", "{}", Now()));
     inbound_->Wake();
     const std::string old_a = Publish("orders.order.created")["id"];
@@ -489,40 +490,73 @@ TEST_F(WebhookFixture, RetentionExpiresAndPurgesWhatIsOlderThanTheCutoffAndKeeps
                      "' AND attempts = 1 AND status = 'pending' AND lease_token IS NULL") == 2 &&
                count(".inbound_events WHERE processed_us IS NOT NULL") == 1;
     }));
+    store::ClaimSettings offer = engine_->LeaseOffer();
+    const std::string in_flight_event = ids_.Next("evt");
+    auto held = store_->AddEvents({{in_flight_event, "orders.order.created", "orders",
+                                    Now() / domain::kMicrosPerSecond, "{}"}},
+                                  Now(), &offer);
+    ASSERT_EQ(held.leased.size(), 2u);  // held here, never sent
     const std::string old_delivery = Delivery(old_a, ok["id"])["id"];
-    // The cutoff: a millisecond the old ids and times are all before, the new ones after.
-    const domain::Micros cutoff = Now() + 1000;
-    ASSERT_TRUE(WaitFor(10s, [&] { return Now() > cutoff + 1000; }));
+    // The cutoff: a millisecond of the ids' clock that the old ids are all before and the new
+    // ones after. (Receive times come from the frozen clock and are all before it.)
+    const domain::Micros cutoff = app::SystemMicros() + 1000;
+    ASSERT_TRUE(WaitFor(10s, [&] { return app::SystemMicros() > cutoff + 1000; }));
     const std::string fresh = Publish("orders.order.created")["id"];
     ASSERT_TRUE(WaitFor(10s, [&] { return receiver_.Count("kept") == 3; }));
 
     store::PurgeSettings purge;
     purge.now = Now();
     purge.cutoff = cutoff;
-    purge.event_margin = 0;
     purge.batch = 1;  // batches of one row: every step runs several times
-    const auto counts = store_->Purge(purge);
-    EXPECT_EQ(counts.expired, 2u);
+    // With the default margin, events wait an hour longer than their deliveries.
+    auto counts = store_->Purge(purge);
     EXPECT_EQ(counts.deliveries, 4u);
+    EXPECT_EQ(counts.expired, 2u);  // the failing endpoint's, still pending
     EXPECT_EQ(counts.attempts, 4u);
-    EXPECT_EQ(counts.events, 2u);
+    EXPECT_EQ(counts.events, 0u);
     EXPECT_EQ(counts.inbound_events, 1u);
     EXPECT_FALSE(counts.more);
-    // What is left is the new event's, untouched.
-    EXPECT_EQ(count(".events"), 1);
-    EXPECT_EQ(count(".events WHERE id = '" + fresh + "'"), 1);
+    EXPECT_EQ(count(".events"), 4);
+    purge.event_margin = 0;
+    counts = store_->Purge(purge);
+    EXPECT_EQ(counts.deliveries, 0u);
+    EXPECT_EQ(counts.events, 2u);  // not the one whose deliveries are in flight
+    // What is left: the new event's deliveries and the in-flight ones, with their events.
+    EXPECT_EQ(count(".events"), 2);
+    EXPECT_EQ(count(".events WHERE id IN ('" + fresh + "', '" + in_flight_event + "')"), 2);
+    EXPECT_EQ(count(".deliveries"), 4);
     EXPECT_EQ(count(".deliveries WHERE event_id = '" + fresh + "'"), 2);
-    EXPECT_EQ(count(".deliveries"), 2);
-    EXPECT_EQ(count(".attempts a JOIN " + schema_ + ".deliveries d ON d.id = a.delivery_id"),
-              count(".attempts"));
+    EXPECT_EQ(count(".deliveries WHERE event_id = '" + in_flight_event +
+                    "' AND lease_token = " + std::to_string(held.leased[0].lease_token)),
+              2);
     EXPECT_EQ(Call("GET", "/v1/deliveries/" + old_delivery).status, 404);
-    // A second pass finds nothing more; a batch limit that stops a step says so.
-    EXPECT_EQ(store_->Purge(purge).deliveries, 0u);
-    purge.cutoff = Now() + 1000;
-    ASSERT_TRUE(WaitFor(10s, [&] { return Now() > purge.cutoff + 1000; }));
-    purge.now = Now();
+    // Retry and recover refuse what the purge may take (an hour's margin before the cutoff).
+    const std::string fresh_delivery = Delivery(fresh, ok["id"])["id"];
+    EXPECT_FALSE(store_->RetryDelivery(fresh_delivery, Now(), Now() + 1));
+    const std::string failed_fresh = Delivery(fresh, failing["id"])["id"];
+    Scalar("WITH u AS (UPDATE " + schema_ + ".deliveries SET status = 'failed', created_us = " +
+           std::to_string(Now() - kRetentionUs + 1800 * domain::kMicrosPerSecond) +
+           " WHERE id IN ('" + fresh_delivery + "', '" + failed_fresh +
+           "') RETURNING 1) SELECT count(*) FROM u");
+    auto refused = Call("POST", "/v1/deliveries/" + fresh_delivery + "/retry");
+    EXPECT_EQ(refused.status, 409) << refused.body;
+    EXPECT_NE(refused.body.find("delivery_expired"), std::string::npos) << refused.body;
+    EXPECT_EQ(Ok("POST", "/v1/endpoints/" + failing["id"].get<std::string>() + "/recover",
+                 {{"since", 0}}, 202)["deliveries"],
+              0);
+    EXPECT_EQ(count(".deliveries WHERE status = 'failed' AND event_id = '" + fresh + "'"), 2);
+    // A pass cut short by its batch limit says so, and leaves the events alone.
+    purge.cutoff = app::SystemMicros() + 1000;
+    ASSERT_TRUE(WaitFor(10s, [&] { return app::SystemMicros() > purge.cutoff + 1000; }));
+    purge.now = Now() + 61 * domain::kMicrosPerSecond;  // the held leases have run out
     purge.batches_max = 1;
-    EXPECT_TRUE(store_->Purge(purge).more);
+    counts = store_->Purge(purge);
+    EXPECT_TRUE(counts.more);
+    EXPECT_EQ(counts.deliveries, 1u);
+    EXPECT_EQ(counts.events, 0u);
+    // Stopped from outside, a pass ends before its next batch.
+    purge.batches_max = 100;
+    EXPECT_TRUE(store_->Purge(purge, [] { return true; }).more);
 }
 
 TEST_F(WebhookFixture, IntakeLeasesFreshDeliveriesUpToTheOfferAndUnsentLeasesCanBeGivenBack) {

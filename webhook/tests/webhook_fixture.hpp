@@ -49,6 +49,7 @@ inline constexpr const char* kAdminKey = "sk_test_webhook_admin_0123456789";
 inline constexpr const char* kOtherKey = "sk_test_webhook_other_0123456789";
 inline constexpr const char* kStripeSecret = "whsec_test_secret_for_payments_platform";
 inline constexpr const char* kStripeOldSecret = "whsec_previous_secret_still_accepted";
+inline constexpr domain::Micros kRetentionUs = 30LL * 24 * 3600 * domain::kMicrosPerSecond;
 
 class WebhookFixture : public ::testing::Test {
   protected:
@@ -103,7 +104,8 @@ class WebhookFixture : public ::testing::Test {
                         .ids = ids_,
                         .clock = Clock(),
                         .allow_http = true,
-                        .allow_private_targets = true},
+                        .allow_private_targets = true,
+                        .retention_us = kRetentionUs},
                        router_);
         commons::http::ServerSettings settings;
         settings.address = "127.0.0.1";
