@@ -110,6 +110,19 @@ DeliveryRecord ReadDelivery(const pqxx::row& row) {
     return d;
 }
 
+// The delivery with its event's type; nullopt when there is none.
+std::optional<DeliveryRecord> DeliveryById(pqxx::dbtransaction& tx, const std::string& schema,
+                                           const std::string& id) {
+    auto rows = tx.exec_params(
+        WithSchema(std::string("SELECT ") + kDeliveryColumns +
+                       " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
+                       "WHERE d.id = $1",
+                   schema),
+        id);
+    if (rows.empty()) return std::nullopt;
+    return ReadDelivery(rows[0]);
+}
+
 constexpr const char* kAttemptColumns =
     "id, delivery_id, endpoint_id, attempted_us, status_code, latency_us, coalesce(error, ''), "
     "response_body";
@@ -981,13 +994,8 @@ std::optional<DeliveryRecord> PgWebhookStore::FindDelivery(const std::string& id
     // One snapshot for both reads, so the attempt log and the delivery's state agree.
     return commons::WithTransaction<commons::Isolation::kRepeatableRead>(
         pool_, [&](pqxx::dbtransaction& tx) {
-            auto rows = tx.exec_params(
-                WithSchema(std::string("SELECT ") + kDeliveryColumns +
-                               " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
-                               "WHERE d.id = $1",
-                           schema_),
-                id);
-            if (rows.empty()) return std::optional<DeliveryRecord>();
+            auto delivery = DeliveryById(tx, schema_, id);
+            if (!delivery) return delivery;
             if (attempts != nullptr) {
                 attempts->clear();
                 for (const auto& row : tx.exec_params(
@@ -999,7 +1007,7 @@ std::optional<DeliveryRecord> PgWebhookStore::FindDelivery(const std::string& id
                     attempts->push_back(ReadAttempt(row));
                 }
             }
-            return std::optional<DeliveryRecord>(ReadDelivery(rows[0]));
+            return delivery;
         });
 }
 
@@ -1035,13 +1043,7 @@ std::optional<DeliveryRecord> PgWebhookStore::RetryDelivery(const std::string& i
                        schema_),
             id, now, created_since);
         if (updated.empty()) return std::optional<DeliveryRecord>();
-        auto row = tx.exec_params1(
-            WithSchema(std::string("SELECT ") + kDeliveryColumns +
-                           " FROM {S}.deliveries d JOIN {S}.events ev ON ev.id = d.event_id "
-                           "WHERE d.id = $1",
-                       schema_),
-            id);
-        return std::optional<DeliveryRecord>(ReadDelivery(row));
+        return DeliveryById(tx, schema_, id);
     });
 }
 
