@@ -120,7 +120,7 @@ void DeliveryEngine::Stop() {
     ReleaseUnsent();
     {
         std::lock_guard lock(mutex_);
-        senders_done_ = true;
+        attempts_done_ = true;
     }
     recorder_wakeup_.notify_all();
     if (recorder_.joinable()) recorder_.join();
@@ -299,17 +299,17 @@ void DeliveryEngine::RecordLoop() {
     std::unique_lock lock(mutex_);
     for (;;) {
         recorder_wakeup_.wait_for(lock, backoff.count() > 0 ? backoff : 1h, [&] {
-            return backoff.count() == 0 && (!to_record_.empty() || senders_done_);
+            return backoff.count() == 0 && (!to_record_.empty() || attempts_done_);
         });
         if (to_record_.empty()) {
-            if (senders_done_) return;
+            if (attempts_done_) return;
             continue;
         }
         // While attempts are still running, give them a moment to finish so one transaction
         // records many: a short linger instead of one transaction per attempt.
-        if (sending_ > 0 && settings_.record_linger.count() > 0 && !senders_done_) {
+        if (sending_ > 0 && settings_.record_linger.count() > 0 && !attempts_done_) {
             recorder_wakeup_.wait_for(lock, settings_.record_linger, [&] {
-                return to_record_.size() >= settings_.record_batch_max || senders_done_;
+                return to_record_.size() >= settings_.record_batch_max || attempts_done_;
             });
         }
         std::vector<store::AttemptResult> batch;
@@ -334,7 +334,7 @@ void DeliveryEngine::RecordLoop() {
             for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
                 to_record_.push_front(std::move(*it));
             }
-            if (senders_done_ && stopping_ && backoff >= 2s) {
+            if (attempts_done_ && stopping_ && backoff >= 2s) {
                 logger_.Error("giving up recording attempts at shutdown; their leases will expire",
                               {{"attempts", to_record_.size()}});
                 return;

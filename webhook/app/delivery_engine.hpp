@@ -120,7 +120,7 @@ class DeliveryEngine {
     std::condition_variable idle_wakeup_;  // the last attempt in flight ended
     std::condition_variable recorder_wakeup_;
     bool stopping_ = false;
-    bool senders_done_ = false;
+    bool attempts_done_ = false;
     bool wake_ = false;
     std::deque<store::ClaimedDelivery> to_send_;
     std::size_t sending_ = 0;

@@ -1085,6 +1085,13 @@ PurgeCounts PgWebhookStore::Purge(const PurgeSettings& settings,
     };
     const std::string delivery_boundary = commons::IdTimeBoundary("dlv", to_ms(settings.cutoff));
     const Micros event_cutoff = settings.cutoff - settings.event_margin;
+    const auto count = [](const pqxx::field& field) {
+        return static_cast<std::size_t>(field.as<std::int64_t>());
+    };
+    // A keyset batch's report: the rows it looked at (column 0) and the last id (column 1).
+    const auto looked_at = [&](const pqxx::row& row) {
+        return std::make_pair(count(row[0]), row[1].as<std::string>());
+    };
     // Runs `step` (one transaction; returns the rows it looked at and the last id, for the next
     // batch to start after) until a batch comes back short. False when it stopped early.
     auto repeat =
@@ -1117,11 +1124,10 @@ PurgeCounts PgWebhookStore::Purge(const PurgeSettings& settings,
                            "= 'pending'), (SELECT count(*) FROM a)",
                            schema_),
                 delivery_boundary, batch, after, settings.now);
-            counts.deliveries += static_cast<std::size_t>(row[2].as<std::int64_t>());
-            counts.expired += static_cast<std::size_t>(row[3].as<std::int64_t>());
-            counts.attempts += static_cast<std::size_t>(row[4].as<std::int64_t>());
-            return std::make_pair(static_cast<std::size_t>(row[0].as<std::int64_t>()),
-                                  row[1].as<std::string>());
+            counts.deliveries += count(row[2]);
+            counts.expired += count(row[3]);
+            counts.attempts += count(row[4]);
+            return looked_at(row);
         });
     });
     // 2. Events, only once every old delivery that could go is gone, so none is left without
@@ -1142,9 +1148,8 @@ PurgeCounts PgWebhookStore::Purge(const PurgeSettings& settings,
                                schema_),
                     commons::IdTimeBoundary("evt", to_ms(event_cutoff)), event_cutoff, batch, after,
                     delivery_boundary);
-                counts.events += static_cast<std::size_t>(row[2].as<std::int64_t>());
-                return std::make_pair(static_cast<std::size_t>(row[0].as<std::int64_t>()),
-                                      row[1].as<std::string>());
+                counts.events += count(row[2]);
+                return looked_at(row);
             });
         });
     }
