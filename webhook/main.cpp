@@ -7,6 +7,7 @@
 #include "commons/config.hpp"
 #include "commons/db.hpp"
 #include "commons/events.hpp"
+#include "commons/http/client.hpp"
 #include "commons/migrations.hpp"
 #include "middleware/service_host.hpp"
 #include "webhook/api/routes.hpp"
@@ -37,6 +38,11 @@ Settings ReadSettings(const commons::EnvReader& env) {
     e.allow_private_targets = env.Bool("PAYMENTS_WEBHOOK_ALLOW_PRIVATE_TARGETS", false);
     s.allow_http = env.Bool("PAYMENTS_WEBHOOK_ALLOW_HTTP", false);
     e.ca_file = env.String("PAYMENTS_WEBHOOK_CA_FILE", "");
+    if (!e.ca_file.empty()) {
+        if (auto problem = commons::http::TrustStoreProblem(e.ca_file)) {
+            throw commons::ConfigError("PAYMENTS_WEBHOOK_CA_FILE", *problem);
+        }
+    }
     e.senders = static_cast<std::size_t>(env.Int("PAYMENTS_WEBHOOK_CONCURRENCY", 64, 1, 1024));
     e.claim_batch_max =
         static_cast<std::size_t>(env.Int("PAYMENTS_WEBHOOK_CLAIM_BATCH_MAX", 200, 1, 5000));

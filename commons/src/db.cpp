@@ -155,4 +155,18 @@ ConnectionPool& Database::ForReads(ReadConsistency consistency) {
     return *primary_;
 }
 
+bool IsTransientDatabaseError(const std::exception& error) {
+    if (dynamic_cast<const DatabaseUnavailableError*>(&error) != nullptr) return true;
+    if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr) return true;
+    const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error);
+    if (sql == nullptr) return false;
+    const std::string& state = sql->sqlstate();
+    if (state == "55P03") return true;  // lock_not_available
+    const std::string_view error_class = std::string_view(state).substr(0, 2);
+    // 08 connection, 40 transaction rollback, 53 insufficient resources, 57 operator
+    // intervention (query_canceled, admin_shutdown), 58 system error.
+    return error_class == "08" || error_class == "40" || error_class == "53" ||
+           error_class == "57" || error_class == "58";
+}
+
 }  // namespace commons

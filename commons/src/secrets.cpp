@@ -4,12 +4,17 @@
 #include <iterator>
 #include <ostream>
 
+#include "commons/assert.hpp"
+
 namespace commons {
 
 std::ostream& operator<<(std::ostream& out, const Secret&) { return out << Secret::Redacted(); }
 
-SecretStore::SecretStore(std::optional<std::filesystem::path> dir, const Environment& env)
-    : dir_(std::move(dir)), env_(env) {}
+SecretStore::SecretStore(std::optional<std::filesystem::path> dir,
+                         std::shared_ptr<const Environment> env)
+    : dir_(std::move(dir)), env_(std::move(env)) {
+    PAY_ASSERT(env_ != nullptr);
+}
 
 std::string SecretStore::EnvironmentName(std::string_view name) {
     std::string out = "PAYMENTS_";
@@ -42,7 +47,7 @@ std::optional<Secret> SecretStore::Find(std::string_view name) const {
             return Secret(std::move(value));
         }
     }
-    auto value = env_.Get(EnvironmentName(name));
+    auto value = env_->Get(EnvironmentName(name));
     // An empty variable counts as unset, as everywhere else in configuration.
     if (!value || value->empty()) return std::nullopt;
     return Secret(std::move(*value));

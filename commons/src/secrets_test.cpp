@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -168,6 +170,31 @@ TEST(SecretStore, ThrowsWhenFileExistsButCannotBeRead) {
     MapEnvironment env(Vars{{"PAYMENTS_API_KEYS", "from-env"}});
     SecretStore store(dir.path(), env);
     EXPECT_THROW(store.Find("api-keys"), ConfigError);
+}
+
+TEST(SecretStore, OwnsTheEnvironmentItWasGiven) {
+    // The environment object given to the constructor is gone before the first read (as a
+    // temporary passed by the service host is); the store still reads the same values.
+    std::optional<SecretStore> store;
+    {
+        MapEnvironment env(Vars{{"PAYMENTS_STRIPE_WEBHOOK_SECRETS", "whsec_from_env"}});
+        store.emplace(std::nullopt, env);
+        env.Set("PAYMENTS_STRIPE_WEBHOOK_SECRETS", "overwritten");
+    }
+    auto secret = store->Find("stripe-webhook-secrets");
+    ASSERT_TRUE(secret.has_value());
+    EXPECT_EQ(secret->Reveal(), "whsec_from_env");
+}
+
+TEST(SecretStore, ReadsTheProcessEnvironmentThroughATemporary) {
+    const std::string name = "payments-test-" + RandomHex(6);
+    const std::string variable = SecretStore::EnvironmentName(name);
+    ASSERT_EQ(::setenv(variable.c_str(), "from-process", 1), 0);
+    SecretStore store(std::nullopt, ProcessEnvironment{});
+    auto secret = store.Find(name);
+    ::unsetenv(variable.c_str());
+    ASSERT_TRUE(secret.has_value());
+    EXPECT_EQ(secret->Reveal(), "from-process");
 }
 
 TEST(SecretStoreRequired, ReturnsFoundSecret) {

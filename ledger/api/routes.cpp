@@ -6,6 +6,7 @@
 #include <set>
 
 #include "commons/http/router.hpp"
+#include "commons/json_input.hpp"
 #include "ledger/app/ledger.hpp"
 #include "ledger/app/render.hpp"
 
@@ -35,6 +36,7 @@ struct InputError {
     std::string code;
     std::string message;
     std::string param;
+    int status = 400;
 };
 
 [[noreturn]] void Bad(std::string code, std::string message, std::string param) {
@@ -50,8 +52,14 @@ Response ErrorResponse(int status, std::string_view code, const std::string& mes
 }
 
 json ParseBody(const Request& request) {
-    auto body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) Bad("invalid_json", "the request body is not valid JSON", "");
+    if (!commons::TakesJsonContentType(request.Header("content-type"))) {
+        throw InputError{"unsupported_media_type", "send the body as application/json", "", 415};
+    }
+    auto parsed = commons::ParseJsonInput(request.body);
+    if (auto* problem = std::get_if<commons::JsonInputProblem>(&parsed)) {
+        Bad(problem->code, problem->message, problem->param);
+    }
+    json body = std::move(std::get<json>(parsed));
     if (!body.is_object()) Bad("invalid_json", "the request body must be a JSON object", "");
     return body;
 }
@@ -442,7 +450,7 @@ commons::http::Handler Guarded(Body body) {
         try {
             return body(request);
         } catch (const InputError& error) {
-            return ErrorResponse(400, error.code, error.message, error.param);
+            return ErrorResponse(error.status, error.code, error.message, error.param);
         }
     };
 }
@@ -630,19 +638,27 @@ void AddRoutes(app::Ledger& ledger, commons::http::Router& router) {
                    return Response::Json(200, out.dump());
                }),
                read);
-    router.Add(Method::kGet, "/v1/accounts/{id}/entries", Guarded([&ledger](Request& request) {
-                   const std::string& id = request.PathParam("id");
-                   app::PageQuery page = ParsePage(request);
-                   auto record = ledger.store().FindAccount(id);
-                   if (!record) return AccountNotFound();
-                   auto entries = ledger.store().ListEntries(id, page);
-                   if (!entries) return AccountNotFound();
-                   const auto side = record->account.normal_balance;
-                   return ListResponse(
-                       *entries, "/v1/accounts/" + id + "/entries",
-                       [side](const app::EntryRecord& e) { return app::EntryJson(e, side); });
-               }),
-               read);
+    router.Add(
+        Method::kGet, "/v1/accounts/{id}/entries", Guarded([&ledger](Request& request) {
+            const std::string& id = request.PathParam("id");
+            app::PageQuery page = ParsePage(request);
+            for (const auto& [cursor, name] : {std::pair{&page.starting_after, "starting_after"},
+                                               std::pair{&page.ending_before, "ending_before"}}) {
+                if (*cursor && !domain::ParseEntryId(**cursor)) {
+                    Bad("parameter_invalid",
+                        std::string(name) + " must be an entry id such as ent_42", name);
+                }
+            }
+            auto record = ledger.store().FindAccount(id);
+            if (!record) return AccountNotFound();
+            auto entries = ledger.store().ListEntries(id, page);
+            if (!entries) return AccountNotFound();
+            const auto side = record->account.normal_balance;
+            return ListResponse(
+                *entries, "/v1/accounts/" + id + "/entries",
+                [side](const app::EntryRecord& e) { return app::EntryJson(e, side); });
+        }),
+        read);
     for (bool closing : {true, false}) {
         router.Add(Method::kPost, closing ? "/v1/accounts/{id}/close" : "/v1/accounts/{id}/reopen",
                    Guarded([&ledger, closing](Request& request) {

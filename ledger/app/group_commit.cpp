@@ -1,5 +1,6 @@
 #include "ledger/app/group_commit.hpp"
 
+#include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 
@@ -17,7 +18,13 @@ GroupCommitter::GroupCommitter(GroupCommitSettings settings, Execute execute,
                       .Help("Commands per group-committed database transaction")
                       .Register(metrics.registry())
                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128,
-                                                                       256, 512, 1024})) {
+                                                                       256, 512, 1024})),
+      isolated_(prometheus::BuildCounter()
+                    .Name("ledger_group_commit_isolated_batches_total")
+                    .Help("Batches refused by the database for a reason other than its "
+                          "availability, re-run request by request")
+                    .Register(metrics.registry())
+                    .Add({})) {
     PAY_ASSERT(settings_.committers > 0 && settings_.batch_max > 0 && settings_.queue_max > 0);
     for (std::size_t i = 0; i < settings_.committers; ++i) threads_.emplace_back([this] { Run(); });
 }
@@ -80,6 +87,8 @@ void GroupCommitter::Run() {
                     return stopping_ || queued_commands_ >= settings_.batch_max;
                 });
             }
+            // Another committer may have taken everything while this one lingered.
+            if (queue_.empty()) continue;
             // An all-or-nothing request goes alone; independent ones join until the next would
             // pass batch_max (the first is always taken, whatever its size).
             std::size_t commands = 0;
@@ -106,32 +115,49 @@ void GroupCommitter::Run() {
 
 void GroupCommitter::Commit(std::vector<Waiting*>& batch) {
     PAY_ASSERT(!batch.empty());
-    const domain::Atomicity atomicity = batch.front()->atomicity;
-    PAY_ASSERT(atomicity == domain::Atomicity::kIndependent || batch.size() == 1);
-    BatchResult result;
-    std::size_t total = 0;
+    PAY_ASSERT(batch.front()->atomicity == domain::Atomicity::kIndependent || batch.size() == 1);
     try {
-        if (batch.size() == 1) {
-            batch_size_.Observe(static_cast<double>(batch.front()->commands.size()));
-            result = execute_(batch.front()->commands, atomicity);
-        } else {
-            std::vector<domain::Command> commands;
-            for (auto* waiting : batch) total += waiting->commands.size();
-            commands.reserve(total);
-            for (auto* waiting : batch) {
-                commands.insert(commands.end(), waiting->commands.begin(), waiting->commands.end());
-            }
-            batch_size_.Observe(static_cast<double>(commands.size()));
-            result = execute_(commands, atomicity);
+        CommitTogether(batch);
+        return;
+    } catch (const std::exception& error) {
+        // The database cannot do the work now: every request of the batch gets that answer.
+        if (batch.size() == 1 || commons::IsTransientDatabaseError(error)) {
+            for (auto* waiting : batch) waiting->promise.set_exception(std::current_exception());
+            return;
         }
+        isolated_.Increment();
     } catch (...) {
         for (auto* waiting : batch) waiting->promise.set_exception(std::current_exception());
         return;
     }
+    // Something in the batch was refused (the transaction rolled back whole): each request runs
+    // in a transaction of its own, so the one that fails alone gets its error and its
+    // batch-mates are committed.
+    for (auto* waiting : batch) {
+        try {
+            CommitTogether({waiting});
+        } catch (...) {
+            waiting->promise.set_exception(std::current_exception());
+        }
+    }
+}
+
+void GroupCommitter::CommitTogether(const std::vector<Waiting*>& batch) {
+    const domain::Atomicity atomicity = batch.front()->atomicity;
     if (batch.size() == 1) {
-        batch.front()->promise.set_value(std::move(result));
+        batch_size_.Observe(static_cast<double>(batch.front()->commands.size()));
+        batch.front()->promise.set_value(execute_(batch.front()->commands, atomicity));
         return;
     }
+    std::size_t total = 0;
+    for (auto* waiting : batch) total += waiting->commands.size();
+    std::vector<domain::Command> commands;
+    commands.reserve(total);
+    for (auto* waiting : batch) {
+        commands.insert(commands.end(), waiting->commands.begin(), waiting->commands.end());
+    }
+    batch_size_.Observe(static_cast<double>(commands.size()));
+    BatchResult result = execute_(commands, atomicity);
     PAY_ASSERT(result.outcome.results.size() == total);
     std::size_t next = 0;
     for (auto* waiting : batch) {

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "commons/blocking_pool.hpp"
 #include "commons/db.hpp"
 #include "ledger/app/ports.hpp"
 
@@ -22,8 +23,9 @@ class Metrics;
 }
 
 namespace prometheus {
+class Counter;
 class Histogram;
-}
+}  // namespace prometheus
 
 namespace ledger::app {
 
@@ -44,11 +46,12 @@ struct GroupCommitSettings {
     std::size_t queue_max = 20'000;
 };
 
-// The queue is full or the committer is stopping: the request was not executed. A kind of
-// "cannot do the work now", so the error boundary answers 503 with Retry-After.
-class CommitQueueFullError : public commons::DatabaseUnavailableError {
+// The queue is full or the committer is stopping: the request was not executed. The ledger is
+// overloaded, not the database down, so the error boundary answers 503 with Retry-After and
+// logs a warning about load instead of an outage.
+class CommitQueueFullError : public commons::OverloadedError {
   public:
-    using commons::DatabaseUnavailableError::DatabaseUnavailableError;
+    using commons::OverloadedError::OverloadedError;
 };
 
 class GroupCommitter {
@@ -65,9 +68,12 @@ class GroupCommitter {
 
     // Runs `command` in the next batch and returns its result alone (results[0] and the
     // transaction it names). Blocks until that batch has committed. A command refused by the
-    // state machine does not affect its batch-mates; a database failure of the batch throws
-    // here (for every command of that batch) what Execute threw. Throws CommitQueueFullError
-    // when the queue is full or stopping.
+    // state machine does not affect its batch-mates. When the database cannot do the work
+    // (commons::IsTransientDatabaseError: down, retries exhausted, timed out) the batch fails
+    // whole and every request of it gets that error. Any other failure of a shared batch (the
+    // database refusing one request's data) re-runs the batch request by request, so only the
+    // request that fails alone gets its error and its batch-mates are committed. Throws
+    // CommitQueueFullError when the queue is full or stopping.
     BatchResult Submit(domain::Command command);
 
     // A request of several commands (the batch endpoint), through the same queue and
@@ -93,10 +99,14 @@ class GroupCommitter {
 
     void Run();
     void Commit(std::vector<Waiting*>& batch);
+    // Executes `batch` as one database transaction and fulfils each request's promise with its
+    // own results. Throws what Execute threw, promises untouched.
+    void CommitTogether(const std::vector<Waiting*>& batch);
 
     GroupCommitSettings settings_;
     Execute execute_;
     prometheus::Histogram& batch_size_;
+    prometheus::Counter& isolated_;
     std::mutex mutex_;
     std::condition_variable arrived_;
     std::deque<Waiting*> queue_;

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 #include "commons/metrics.hpp"
 #include "support/gate.hpp"
@@ -21,7 +23,8 @@ std::string IdOf(const domain::Command& command) {
 }
 
 // A fake Execute: records each batch's ids; a command whose id starts with "refuse" gets
-// kExceedsCredits, with "fail" the whole batch throws; the first batch waits on `gate`.
+// kExceedsCredits, with "fail" the whole batch throws DatabaseUnavailableError, with "poison"
+// the whole batch throws a non-transient error; the first batch waits on `gate`.
 struct FakeStore {
     test_support::Gate gate;
     std::mutex mutex;
@@ -43,6 +46,9 @@ struct FakeStore {
         for (const auto& c : commands) {
             const std::string id = IdOf(c);
             if (id.rfind("fail", 0) == 0) throw commons::DatabaseUnavailableError("batch failed");
+            // The database refusing one command's data (a value it cannot store, say): the
+            // whole transaction rolls back, but nothing is wrong with the other commands.
+            if (id.rfind("poison", 0) == 0) throw std::invalid_argument("value refused");
             domain::CommandResult r;
             r.transaction_id = id;
             r.code = id.rfind("refuse", 0) == 0 ? domain::ResultCode::kExceedsCredits
@@ -239,6 +245,68 @@ TEST_F(GroupCommitTest, TheQueueBoundCountsCommandsNotRequests) {
     EXPECT_EQ(committer->Submit(Creates("big", 6), domain::Atomicity::kIndependent)
                   .outcome.results.size(),
               6u);
+}
+
+TEST_F(GroupCommitTest, ARequestTheDatabaseRefusesFailsAloneAndItsBatchMatesCommit) {
+    auto committer = Make({.committers = 1, .batch_max = 100});
+    std::thread first([&] { committer->Submit(Create("t0")); });
+    ASSERT_TRUE(store_.gate.WaitForWaiters(1));
+    std::thread poisoned(
+        [&] { EXPECT_THROW(committer->Submit(Create("poison")), std::invalid_argument); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 1; }));
+    BatchResult a, b;
+    std::thread ta([&] { a = committer->Submit(Create("a")); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 2; }));
+    std::thread tb(
+        [&] { b = committer->Submit(Creates("b", 2), domain::Atomicity::kIndependent); });
+    ASSERT_TRUE(test_support::PollUntil(10s, [&] { return committer->queued() == 4; }));
+    store_.gate.Open();
+    for (auto* t : {&first, &poisoned, &ta, &tb}) t->join();
+    ASSERT_EQ(a.outcome.results.size(), 1u);
+    EXPECT_EQ(a.outcome.results[0].code, domain::ResultCode::kOk);
+    EXPECT_TRUE(a.transactions.count("a"));
+    ASSERT_EQ(b.outcome.results.size(), 2u);
+    EXPECT_EQ(b.transactions.size(), 2u);
+    // The shared batch, then each request in a transaction of its own.
+    ASSERT_EQ(store_.batches.size(), 5u);
+    EXPECT_EQ(store_.batches[1], (std::vector<std::string>{"poison", "a", "b0", "b1"}));
+    EXPECT_EQ(store_.batches[2], (std::vector<std::string>{"poison"}));
+    EXPECT_EQ(store_.batches[3], (std::vector<std::string>{"a"}));
+    EXPECT_EQ(store_.batches[4], (std::vector<std::string>{"b0", "b1"}));
+}
+
+TEST_F(GroupCommitTest, LingeringCommittersNeverCommitAnEmptyBatch) {
+    // Several committers with a linger: one lingers while another empties the queue. The
+    // lingering one must go back to waiting, not commit an empty batch (an assertion abort).
+    auto committer = Make({.committers = 4, .batch_max = 8, .linger = 2ms});
+    store_.gate.Open();
+    std::vector<std::thread> clients;
+    std::atomic<int> committed{0};
+    for (int c = 0; c < 8; ++c) {
+        clients.emplace_back([&, c] {
+            for (int i = 0; i < 150; ++i) {
+                auto result =
+                    committer->Submit(Create("c" + std::to_string(c) + "_" + std::to_string(i)));
+                if (result.outcome.results.size() == 1) ++committed;
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    committer->Stop();
+    EXPECT_EQ(committed.load(), 8 * 150);
+    for (const auto& batch : store_.batches) EXPECT_FALSE(batch.empty());
+}
+
+TEST(CommitQueueFullError, IsOverloadNotADatabaseOutage) {
+    static_assert(std::is_base_of_v<commons::OverloadedError, CommitQueueFullError>);
+    static_assert(!std::is_base_of_v<commons::DatabaseUnavailableError, CommitQueueFullError>);
+    try {
+        throw CommitQueueFullError("full");
+    } catch (const commons::DatabaseUnavailableError&) {
+        FAIL() << "reported as a database outage";
+    } catch (const commons::OverloadedError& error) {
+        EXPECT_STREQ(error.what(), "full");
+    }
 }
 
 }  // namespace

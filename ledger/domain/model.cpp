@@ -17,6 +17,21 @@ std::optional<Direction> ParseDirection(std::string_view text) {
     return std::nullopt;
 }
 
+std::optional<std::int64_t> ParseEntryId(std::string_view id) {
+    constexpr std::string_view kPrefix = "ent_";
+    constexpr std::size_t kDigitsMax = 18;  // below 2^63 whatever the digits
+    if (id.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+    const std::string_view digits = id.substr(kPrefix.size());
+    if (digits.empty() || digits.size() > kDigitsMax) return std::nullopt;
+    std::int64_t value = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + (c - '0');
+    }
+    if (value < 1) return std::nullopt;
+    return value;
+}
+
 std::string_view NormalBalanceName(NormalBalance side) {
     return side == NormalBalance::kDebit ? "debit" : "credit";
 }

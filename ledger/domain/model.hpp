@@ -36,6 +36,10 @@ inline constexpr std::int64_t kTimeoutSecondsMax = 365LL * 24 * 3600;
 // True for 1 to kIdBytesMax characters of [A-Za-z0-9_.:-]: safe in URLs, logs and SQL arrays.
 bool IsValidId(std::string_view id);
 
+// The number of an entry id ("ent_42" -> 42): "ent_" and 1 to 18 digits, at least 1. nullopt
+// for anything else, so a malformed list cursor is refused instead of read as some number.
+std::optional<std::int64_t> ParseEntryId(std::string_view id);
+
 // Balance constraints, checked after every change and counting pending amounts against the
 // account (TigerBeetle's semantics): a flagged account can never go below zero, even briefly.
 struct AccountFlags {

@@ -279,5 +279,18 @@ TEST(EntrySpec, EqualityIgnoresTheStatedCurrency) {
     EXPECT_FALSE(stated == (EntrySpec{"bank", Direction::kDebit, 10, "USD"}));
 }
 
+TEST(ParseEntryId, ReadsTheNumberOfAnEntryId) {
+    EXPECT_EQ(ParseEntryId("ent_1"), 1);
+    EXPECT_EQ(ParseEntryId("ent_42"), 42);
+    EXPECT_EQ(ParseEntryId("ent_999999999999999999"), 999'999'999'999'999'999);
+}
+
+TEST(ParseEntryId, RefusesWhatIsNotAnEntryId) {
+    for (const char* bad : {"", "ent_", "ent_0", "ent_-1", "ent_1a", "ent_ 1", "txn_1", "42",
+                            "ent_1000000000000000000", "ent_99999999999999999999", "ENT_1"}) {
+        EXPECT_EQ(ParseEntryId(bad), std::nullopt) << bad;
+    }
+}
+
 }  // namespace
 }  // namespace ledger::domain

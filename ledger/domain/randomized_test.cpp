@@ -1181,6 +1181,24 @@ class Simulation {
                 EXPECT_EQ(outcome.results[i].failed_index, f) << i;
                 EXPECT_EQ(outcome.results[i].transaction_id, TransactionIdsOf(batch[i]).back());
             }
+            // A late post or void that found its timeout passed: the expiry it reports is applied,
+            // and nothing else (the same as expiring that transaction alone).
+            const CommandResult& failing = outcome.results[f];
+            const auto pending_before = slice_before.transactions.find(failing.transaction_id);
+            if (failing.code == ResultCode::kNotPending &&
+                failing.status == TransactionStatus::kExpired &&
+                pending_before != slice_before.transactions.end() &&
+                pending_before->second.status == TransactionStatus::kPending) {
+                BatchState expired_alone = slice_before;
+                BatchOutcome expiry = Apply(expired_alone, {ExpirePending{failing.transaction_id}},
+                                            now_, Atomicity::kIndependent);
+                EXPECT_EQ(expiry.results[0].code, ResultCode::kOk);
+                EXPECT_TRUE(SameState(expired_alone, slice))
+                    << "a failed all-or-nothing batch changed more than the due expiry";
+                EXPECT_EQ(outcome.journal.size(), expiry.journal.size());
+                EXPECT_TRUE(outcome.created_transactions.empty());
+                return;
+            }
             EXPECT_TRUE(outcome.journal.empty() && outcome.events.empty() &&
                         outcome.changed_accounts.empty() && outcome.created_transactions.empty() &&
                         outcome.updated_transactions.empty());

@@ -76,6 +76,14 @@ std::string_view JournalKindName(JournalKind kind) {
     return "unknown";
 }
 
+std::optional<JournalKind> ParseJournalKind(std::string_view text) {
+    for (JournalKind kind : {JournalKind::kCreated, JournalKind::kPosted, JournalKind::kVoided,
+                             JournalKind::kExpired}) {
+        if (text == JournalKindName(kind)) return kind;
+    }
+    return std::nullopt;
+}
+
 std::string_view EventTypeName(EventKind kind) {
     switch (kind) {
         case EventKind::kPosted:
@@ -547,6 +555,24 @@ BatchOutcome Apply(BatchState& state, const std::vector<Command>& commands, Micr
                     other.transaction_id = ids.back();
                     other.failed_index = i;
                     failed.push_back(std::move(other));
+                }
+                // A late post or void found its transaction's timeout passed. The expiry is not
+                // the client's to refuse, it is already due: it is applied although the batch
+                // is not, so the answer ("expired") is what the database then holds.
+                const CommandResult& failing = results[i];
+                if (failing.code == ResultCode::kNotPending &&
+                    failing.status == TransactionStatus::kExpired) {
+                    auto before = state.transactions.find(failing.transaction_id);
+                    if (before != state.transactions.end() &&
+                        before->second.status == TransactionStatus::kPending) {
+                        Machine expirer(state, now);
+                        const CommandResult expired =
+                            expirer.Run(Command{ExpirePending{failing.transaction_id}});
+                        PAY_ASSERT(expired.code == ResultCode::kOk);
+                        BatchOutcome outcome = expirer.TakeOutcome(std::move(failed));
+                        AssertJournalBalances(outcome.journal);
+                        return outcome;
+                    }
                 }
                 BatchOutcome outcome;
                 outcome.results = std::move(failed);

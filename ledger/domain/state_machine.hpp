@@ -100,6 +100,8 @@ struct CommandResult {
 
 enum class JournalKind : std::uint8_t { kCreated, kPosted, kVoided, kExpired };
 std::string_view JournalKindName(JournalKind kind);
+// The inverse of JournalKindName; nullopt for any other text.
+std::optional<JournalKind> ParseJournalKind(std::string_view text);
 
 // One row of the append-only journal: a change to one account's counters, with the counters
 // right after it.

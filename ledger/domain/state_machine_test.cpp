@@ -1366,10 +1366,19 @@ TEST(ApplyBatch, LaterCommandSeesBalancesOfEarlierOnes) {
     EXPECT_EQ(outcome.results[2].code, ResultCode::kOk);
 }
 
-TEST(ApplyBatch, LatePostFailsAllOrNothingBatchWithoutExpiring) {
+TEST(ParseJournalKind, IsTheInverseOfItsNameAndRefusesOthers) {
+    for (JournalKind kind : {JournalKind::kCreated, JournalKind::kPosted, JournalKind::kVoided,
+                             JournalKind::kExpired}) {
+        EXPECT_EQ(ParseJournalKind(JournalKindName(kind)), kind);
+    }
+    EXPECT_EQ(ParseJournalKind("reversed"), std::nullopt);
+    EXPECT_EQ(ParseJournalKind(""), std::nullopt);
+    EXPECT_EQ(ParseJournalKind("Expired"), std::nullopt);
+}
+
+TEST(ApplyBatch, LatePostFailsAllOrNothingBatchButTheDueExpiryIsApplied) {
     BatchState state = Ledger();
     APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 10));
-    const BatchState before = state;
     BatchOutcome outcome = Apply(state, {Move("t1", "revenue", "cash", 5), Post("p1")},
                                  kNow + 10 * kSecond, Atomicity::kAllOrNothing);
     ASSERT_EQ(outcome.results.size(), 2u);
@@ -1377,10 +1386,29 @@ TEST(ApplyBatch, LatePostFailsAllOrNothingBatchWithoutExpiring) {
     EXPECT_EQ(outcome.results[0].failed_index, 1u);
     EXPECT_EQ(outcome.results[1].code, ResultCode::kNotPending);
     EXPECT_EQ(outcome.results[1].status, TransactionStatus::kExpired);
+    // The batch is not applied (t1 does not exist), but the expiry the answer reports is, so
+    // the database holds what the client was told.
+    EXPECT_FALSE(state.transactions.count("t1"));
+    EXPECT_TRUE(outcome.created_transactions.empty());
+    EXPECT_EQ(state.transactions.at("p1").status, TransactionStatus::kExpired);
+    EXPECT_THAT(outcome.updated_transactions, ElementsAre("p1"));
+    ASSERT_EQ(outcome.events.size(), 1u);
+    EXPECT_EQ(outcome.events[0].kind, EventKind::kExpired);
+    EXPECT_EQ(state.accounts.at("cash").counters.pending_debits, 0);
+    EXPECT_EQ(state.accounts.at("revenue").counters.pending_credits, 0);
+    EXPECT_EQ(state.accounts.at("cash").counters.posted_debits, 0);
+}
+
+TEST(ApplyBatch, AnAllOrNothingBatchFailingForAnotherReasonExpiresNothing) {
+    BatchState state = Ledger();
+    APPLY_OK(state, Pending("p1", {Debit("cash", 100), Credit("revenue", 100)}, 10));
+    const BatchState before = state;
+    // p1's timeout has not passed; the batch fails on an unknown transaction.
+    BatchOutcome outcome =
+        Apply(state, {Post("p1"), Post("missing")}, kNow + 5 * kSecond, Atomicity::kAllOrNothing);
+    EXPECT_EQ(outcome.results[1].code, ResultCode::kTransactionNotFound);
     ExpectNothingHappened(outcome);
-    // Nothing is applied, the expiry included: the sweeper expires the transaction later.
     EXPECT_TRUE(SameState(before, state));
-    EXPECT_EQ(state.transactions.at("p1").status, TransactionStatus::kPending);
 }
 
 TEST(ApplyBatch, VoidAfterPostInOneBatchIsRefused) {

@@ -345,13 +345,11 @@ std::optional<domain::Counters> PgLedgerStore::CountersAsOf(const std::string& a
 std::optional<app::Page<app::EntryRecord>> PgLedgerStore::ListEntries(const std::string& account_id,
                                                                       const app::PageQuery& page) {
     // Entries have numeric ids ("ent_<id>"); the cursor is that number.
+    // The API refuses malformed cursors (domain::ParseEntryId); one here is a caller's bug.
     auto cursor_of = [](const std::optional<std::string>& id) -> std::int64_t {
-        if (!id || id->rfind("ent_", 0) != 0) return -1;
-        try {
-            return std::stoll(id->substr(4));
-        } catch (const std::exception&) {
-            return -1;
-        }
+        auto number = domain::ParseEntryId(id.value_or(""));
+        if (!number) throw std::invalid_argument("ListEntries: malformed entry cursor");
+        return *number;
     };
     std::string condition = " AND $2::bigint = $2::bigint";
     std::string order = " ORDER BY id DESC";
@@ -388,10 +386,14 @@ std::optional<app::Page<app::EntryRecord>> PgLedgerStore::ListEntries(const std:
                 e.currency = row[3].as<std::string>();
                 e.direction = *domain::ParseDirection(row[4].as<std::string>());
                 const std::string kind = row[5].as<std::string>();
-                e.kind = kind == "created"  ? domain::JournalKind::kCreated
-                         : kind == "posted" ? domain::JournalKind::kPosted
-                         : kind == "voided" ? domain::JournalKind::kVoided
-                                            : domain::JournalKind::kExpired;
+                auto parsed_kind = domain::ParseJournalKind(kind);
+                // The table's CHECK allows only the four kinds: another is a corrupt journal,
+                // never to be shown as some kind it is not.
+                if (!parsed_kind) {
+                    throw std::runtime_error("entry " + row[0].as<std::string>() +
+                                             " has an unknown journal kind");
+                }
+                e.kind = *parsed_kind;
                 e.pending_delta = row[6].as<std::int64_t>();
                 e.posted_delta = row[7].as<std::int64_t>();
                 e.after = {row[8].as<std::int64_t>(), row[9].as<std::int64_t>(),

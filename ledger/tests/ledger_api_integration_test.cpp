@@ -351,6 +351,55 @@ TEST_F(LedgerApiTest, ClosedAccountsRefuseEntriesAndClosingNeedsNoPendingAmounts
     EXPECT_EQ(Call("POST", "/v1/accounts/nope/close").status, 404);
 }
 
+// PostgreSQL takes no NUL in text or jsonb. A NUL anywhere in a body is the client's 400
+// naming the field, not a 500, and a request sharing the database transaction with it (group
+// commit) is not failed by it.
+TEST_F(LedgerApiTest, TextPostgreSqlCannotStoreIsA400NamingTheField) {
+    Account("nul_cash");
+    Account("nul_sales", "USD", "credit");
+    struct Case {
+        std::string target;
+        std::string body;
+        std::string param;
+    };
+    const std::vector<Case> cases = {
+        {"/v1/accounts",
+         R"({"currency":"USD","normal_balance":"debit","metadata":{"k":"a\u0000b"}})",
+         "metadata.k"},
+        {"/v1/accounts",
+         R"({"currency":"USD","normal_balance":"debit","metadata":{"k\u0000":"v"}})",
+         "metadata.k\xEF\xBF\xBD"},
+        {"/v1/accounts", R"({"currency":"USD","normal_balance":"debit","name":"\u0000"})", "name"},
+        {"/v1/transactions",
+         R"({"id":"nul_t","description":"x\u0000","entries":[{"account_id":"nul_cash","direction":"debit","amount":1},{"account_id":"nul_sales","direction":"credit","amount":1}]})",
+         "description"},
+        {"/v1/transactions",
+         R"({"id":"nul_t","entries":[{"account_id":"nul_cash","direction":"debit","amount":1},{"account_id":"nul_sales","direction":"credit","amount":1,"currency":"US\u0000"}]})",
+         "entries[1].currency"},
+    };
+    for (const auto& c : cases) {
+        auto reply = Call("POST", c.target, c.body);
+        EXPECT_EQ(reply.status, 400) << c.body << " -> " << reply.body;
+        EXPECT_EQ(ErrorCode(reply), "parameter_invalid") << reply.body;
+        auto parsed = json::parse(reply.body, nullptr, false);
+        ASSERT_FALSE(parsed.is_discarded()) << reply.body;
+        EXPECT_EQ(parsed["error"].value("param", ""), c.param) << reply.body;
+    }
+    EXPECT_EQ(Call("GET", "/v1/transactions/nul_t").status, 404);
+    EXPECT_EQ(Verify()["ok"], true);
+}
+
+TEST_F(LedgerApiTest, AMalformedEntriesCursorIsA400NotSomeOtherPage) {
+    Account("cur_cash");
+    for (const std::string cursor : {"starting_after=ent_x", "starting_after=txn_1",
+                                     "ending_before=ent_", "starting_after=ent_-1"}) {
+        auto reply = Call("GET", "/v1/accounts/cur_cash/entries?" + cursor);
+        EXPECT_EQ(reply.status, 400) << cursor << " -> " << reply.body;
+        EXPECT_EQ(ErrorCode(reply), "parameter_invalid") << reply.body;
+    }
+    EXPECT_EQ(Call("GET", "/v1/accounts/cur_cash/entries?starting_after=ent_1").status, 200);
+}
+
 TEST_F(LedgerApiTest, ListsPageWithCursorsAndFilters) {
     for (int i = 0; i < 5; ++i) {
         json body{{"id", "a" + std::to_string(i)},

@@ -222,7 +222,8 @@ class AuthTest : public testing::Test {
     fs::path dir_;
     std::FILE* log_file_;
     commons::Logger logger_;
-    commons::MapEnvironment env_;
+    // Shared with the store, so a test can set variables after the store was made.
+    std::shared_ptr<commons::MapEnvironment> env_ = std::make_shared<commons::MapEnvironment>();
     commons::SecretStore secrets_;
     int next_calls_ = 0;
     std::string last_key_id_;
@@ -246,7 +247,7 @@ TEST_F(AuthTest, StoreConstructionThrowsForMalformedFile) {
 
 TEST_F(AuthTest, StoreReadsKeysFromEnvironmentWithoutFile) {
     fs::remove(dir_ / "api-keys");
-    env_.Set("PAYMENTS_API_KEYS", KeyLine("key_env", kNewKey, "*"));
+    env_->Set("PAYMENTS_API_KEYS", KeyLine("key_env", kNewKey, "*"));
     auto store = Store();
     auto key = store->Authenticate(kNewKey);
     ASSERT_TRUE(key.has_value());

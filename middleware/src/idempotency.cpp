@@ -20,6 +20,11 @@ using commons::http::Request;
 using commons::http::Response;
 
 constexpr std::size_t kKeyBytesMax = 255;
+// JSON bodies nested deeper than this are fingerprinted byte for byte. The canonical form is
+// written by nlohmann's recursive dump(), which a body of about 100,000 levels (200 KB, well
+// within the body limit) runs off the stack; no service accepts bodies half this deep anyway
+// (commons::kJsonDepthMax).
+constexpr int kFingerprintDepthMax = 64;
 
 // Responses that mean the request never ran: storing them would make a corrected retry with
 // the same key impossible.
@@ -64,8 +69,15 @@ commons::http::Headers StorableHeaders(const commons::http::Headers& headers) {
 }  // namespace
 
 std::string BodyFingerprint(std::string_view body) {
-    auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) return "raw:" + commons::Sha256Hex(body);
+    // Parsing (and destroying what was parsed) takes no stack per level; only dump() does.
+    bool too_deep = false;
+    const nlohmann::json::parser_callback_t note_depth =
+        [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+            if (depth > kFingerprintDepthMax) too_deep = true;
+            return true;
+        };
+    auto parsed = nlohmann::json::parse(body, note_depth, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || too_deep) return "raw:" + commons::Sha256Hex(body);
     // nlohmann::json keeps object keys sorted, so dump() is canonical for key order.
     return "json:" + commons::Sha256Hex(
                          parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -212,8 +212,24 @@ int RunCommand(const ServiceDefinition& service, const ServiceCommand& command,
     }
 }
 
-int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
-          commons::Logger& logger) {
+// What `serve` does with the composed routes: serve them, or print them and exit.
+enum class ServeMode { kServe, kPrintRoutes };
+
+// The route table as JSON lines ({"method","path","scope"}), for the bad-input sweep and for
+// operators: every route the service would serve, composed exactly as `serve` composes it.
+void PrintRoutes(const commons::http::Router& router) {
+    for (const auto& route : router.routes()) {
+        std::cout << nlohmann::json{{"method", commons::http::MethodName(route.method)},
+                                    {"path", route.path_template},
+                                    {"scope", route.scope}}
+                         .dump()
+                  << '\n';
+    }
+    std::cout.flush();
+}
+
+int Serve(const ServiceDefinition& service, const commons::EnvReader& env, commons::Logger& logger,
+          ServeMode mode) {
     HostSettings settings = ReadSettings(service, env);
     logger.SetLevel(settings.log_level);
 
@@ -251,6 +267,10 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
                            ids,    outbox,  secrets,  env};
     std::unique_ptr<ServiceParts> parts;
     if (service.add_routes) parts = service.add_routes(context, router);
+    if (mode == ServeMode::kPrintRoutes) {
+        PrintRoutes(router);
+        return 0;
+    }
 
     RequestMetrics request_metrics(service.name, metrics);
     RateLimiter rate_limiter(settings.rate_limit);
@@ -295,13 +315,14 @@ int Serve(const ServiceDefinition& service, const commons::EnvReader& env,
 }
 
 void PrintUsage(const ServiceDefinition& service) {
-    std::string names = "serve|migrate|version";
+    std::string names = "serve|migrate|version|routes";
     for (const auto& command : service.commands) names += "|" + command.name;
     std::fprintf(stderr,
                  "usage: %s-service [%s]\n"
                  "  serve    run the HTTP service (default)\n"
                  "  migrate  apply the %s schema's migrations and exit\n"
-                 "  version  print the version\n",
+                 "  version  print the version\n"
+                 "  routes   print the HTTP routes as JSON lines and exit\n",
                  service.name.c_str(), names.c_str(), service.name.c_str());
     for (const auto& command : service.commands) {
         std::fprintf(stderr, "  %-8s %s\n", command.name.c_str(), command.help.c_str());
@@ -323,8 +344,8 @@ int RunService(const ServiceDefinition& service, int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     std::string command = argc > 1 ? argv[1] : "serve";
     const ServiceCommand* extra = FindCommand(service, command);
-    if (argc > 2 ||
-        (command != "serve" && command != "migrate" && command != "version" && !extra)) {
+    if (argc > 2 || (command != "serve" && command != "migrate" && command != "version" &&
+                     command != "routes" && !extra)) {
         PrintUsage(service);
         return 2;
     }
@@ -337,13 +358,17 @@ int RunService(const ServiceDefinition& service, int argc, char** argv) {
     commons::EnvReader env(environment);
     try {
         if (extra) return RunCommand(service, *extra, env, logger);
-        return command == "migrate" ? Migrate(service, env, logger) : Serve(service, env, logger);
+        if (command == "migrate") return Migrate(service, env, logger);
+        return Serve(service, env, logger,
+                     command == "routes" ? ServeMode::kPrintRoutes : ServeMode::kServe);
     } catch (const commons::ConfigError& error) {
         // One line on stderr naming the variable, as operators grep for it.
         std::fprintf(stderr, "%s-service: configuration error: %s\n", service.name.c_str(),
                      error.what());
         return 2;
-    } catch (const std::system_error& error) {
+    } catch (const std::exception& error) {
+        // Anything else that escapes (a resource that cannot be opened, a bug): one line and
+        // a failed exit, never std::terminate's abort with a core dump.
         std::fprintf(stderr, "%s-service: cannot start: %s\n", service.name.c_str(), error.what());
         return 1;
     }

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "commons/crypto.hpp"
 #include "commons/db.hpp"
 #include "commons/db_transaction.hpp"
 #include "commons/events.hpp"
@@ -197,6 +199,53 @@ TEST_P(ServiceProcessTest, RelaysOutboxEventsToTheStream) {
     EXPECT_EQ(parsed["data"]["n"], 1);
 }
 
+// Kubernetes users put secrets in environment variables: with no secrets directory at all,
+// every service authenticates with the API keys from PAYMENTS_API_KEYS, also after the key
+// store's periodic re-read, and the webhook service verifies Stripe's events with the signing
+// secret from PAYMENTS_STRIPE_WEBHOOK_SECRETS.
+TEST_P(ServiceProcessTest, ServesWithEverySecretFromTheEnvironmentOnly) {
+    Migrate();
+    auto port = FreePort();
+    auto env = ServiceEnvironment(port);
+    env.erase("PAYMENTS_SECRETS_DIR");
+    const std::string key = "sk_env_" + commons::RandomHex(16);
+    env["PAYMENTS_API_KEYS"] = "key_env " + commons::Sha256Hex(key) + " *";
+    const std::string stripe_secret = "whsec_" + commons::RandomHex(16);
+    env["PAYMENTS_STRIPE_WEBHOOK_SECRETS"] = stripe_secret;
+    auto service = StartService(env);
+    const std::vector<std::pair<std::string, std::string>> auth = {
+        {"Authorization", "Bearer " + key}};
+
+    auto authenticated = Fetch(port, "GET", "/v1/anything", auth);
+    EXPECT_EQ(authenticated.status, 404) << authenticated.body;
+    auto forged = Fetch(port, "GET", "/v1/anything", {{"Authorization", "Bearer " + dev_key_}});
+    EXPECT_EQ(forged.status, 401) << forged.body;
+
+    if (GetParam().name == "webhook") {
+        for (int i = 0; i < 3; ++i) {
+            const std::string body = R"({"id":"evt_env_)" + commons::RandomHex(8) +
+                                     R"(","object":"event","type":"charge.succeeded"})";
+            const std::string t = std::to_string(std::time(nullptr));
+            const std::string signature =
+                commons::HexEncode(commons::HmacSha256(stripe_secret, t + "." + body));
+            auto inbound = Fetch(port, "POST", "/v1/inbound/stripe",
+                                 {{"Content-Type", "application/json"},
+                                  {"Stripe-Signature", "t=" + t + ",v1=" + signature}},
+                                 body);
+            EXPECT_EQ(inbound.status, 200) << inbound.body;
+        }
+    }
+    // The key store re-reads its secret every 10 s; keys from the environment still work after.
+    const auto reread_after = std::chrono::steady_clock::now() + 11s;
+    EXPECT_TRUE(test_support::PollUntil(30s, [&] {
+        return std::chrono::steady_clock::now() > reread_after &&
+               Fetch(port, "GET", "/v1/anything", auth).status == 404;
+    })) << service->Output();
+    EXPECT_TRUE(Healthy(port)) << service->Output();
+    service->Signal(SIGTERM);
+    EXPECT_EQ(service->WaitForExit(30s), 0) << service->Output();
+}
+
 TEST_P(ServiceProcessTest, ReadyNamesTheDependencyThatFails) {
     auto port = FreePort();
     auto env = ServiceEnvironment(port);
@@ -234,6 +283,21 @@ TEST_P(ServiceProcessTest, UnknownCommandPrintsUsage) {
     ChildProcess service(Binary(GetParam().name), {"fly"}, ServiceEnvironment(0));
     EXPECT_EQ(service.WaitForExit(30s), 2);
     EXPECT_NE(service.Output().find("usage:"), std::string::npos);
+}
+
+TEST(WebhookProcess, ACaFileThatIsNotACertificateStopsStartWithOneLineNamingIt) {
+    for (const std::string ca_file : {"/etc/hostname", "/nonexistent/ca.pem"}) {
+        auto env = ServiceEnvironment(FreePort());
+        env["PAYMENTS_WEBHOOK_CA_FILE"] = ca_file;
+        ChildProcess service(Binary("webhook"), {"serve"}, env);
+        EXPECT_EQ(service.WaitForExit(30s), 2) << service.Output();
+        const std::string output = service.Output();
+        const std::string line =
+            "webhook-service: configuration error: PAYMENTS_WEBHOOK_CA_FILE: cannot load " +
+            ca_file;
+        EXPECT_NE(output.find(line), std::string::npos) << output;
+        EXPECT_EQ(output.find("terminate"), std::string::npos) << output;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcessTest,

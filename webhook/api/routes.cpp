@@ -10,7 +10,9 @@
 #include "commons/http/client.hpp"
 #include "commons/http/router.hpp"
 #include "commons/ids.hpp"
+#include "commons/json_input.hpp"
 #include "commons/secrets.hpp"
+#include "commons/text.hpp"
 #include "webhook/app/delivery_engine.hpp"
 #include "webhook/app/intake.hpp"
 #include "webhook/domain/signatures.hpp"
@@ -77,8 +79,14 @@ Response Guard(Body&& body) {
 }
 
 json ParseBody(const Request& request) {
-    auto body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) Bad("invalid_json", "the request body is not valid JSON");
+    if (!commons::TakesJsonContentType(request.Header("content-type"))) {
+        throw InputError{415, "unsupported_media_type", "send the body as application/json", ""};
+    }
+    auto parsed = commons::ParseJsonInput(request.body);
+    if (auto* problem = std::get_if<commons::JsonInputProblem>(&parsed)) {
+        Bad(problem->code, problem->message, problem->param);
+    }
+    json body = std::move(std::get<json>(parsed));
     if (!body.is_object()) Bad("invalid_json", "the request body must be a JSON object");
     return body;
 }
@@ -384,10 +392,14 @@ Response ReceiveStripe(const ApiDependencies& deps, Request& request) {
         return ErrorResponse(400, "invalid_request_error", "event_invalid",
                              "the body must be a Stripe event: a JSON object with id and type");
     }
+
     const auto& id = body["id"].get_ref<const std::string&>();
     const auto& type = body["type"].get_ref<const std::string&>();
+    // The body is stored as received (text, where "\u0000" is six plain characters); the id and
+    // type are stored as values of their own, so they must be storable text.
     if (id.rfind("evt_", 0) != 0 || id.size() > kInboundIdBytesMax || type.empty() ||
-        type.size() > kInboundIdBytesMax) {
+        type.size() > kInboundIdBytesMax || !commons::IsStorableText(id) ||
+        !commons::IsStorableText(type)) {
         return ErrorResponse(400, "invalid_request_error", "event_invalid",
                              "the event id must start with evt_ and id and type be at most 255 "
                              "bytes");

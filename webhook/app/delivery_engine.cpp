@@ -6,9 +6,11 @@
 
 #include <random>
 
+#include "commons/db.hpp"
 #include "commons/http/client.hpp"
 #include "commons/log.hpp"
 #include "commons/metrics.hpp"
+#include "commons/text.hpp"
 #include "webhook/domain/signatures.hpp"
 
 namespace webhook::app {
@@ -16,6 +18,9 @@ namespace webhook::app {
 namespace {
 
 using namespace std::chrono_literals;
+
+// An attempt's error text is kept for the attempt log: a sentence, not a document.
+constexpr std::size_t kAttemptErrorBytesMax = 1000;
 
 std::string_view OutcomeName(domain::AttemptOutcome outcome) {
     switch (outcome) {
@@ -324,8 +329,16 @@ void DeliveryEngine::RecordLoop() {
             recorded = true;
         } catch (const std::exception& error) {
             counters_->record_failures.Add({{"step", "record"}}).Increment();
-            logger_.Warn("cannot record delivery attempts; retrying with backoff",
-                         {{"error", error.what()}, {"attempts", batch.size()}});
+            if (commons::IsTransientDatabaseError(error)) {
+                logger_.Warn("cannot record delivery attempts; retrying with backoff",
+                             {{"error", error.what()}, {"attempts", batch.size()}});
+            } else {
+                // The database refused something in the batch: record each attempt on its own,
+                // so one that cannot be recorded never holds up the others. Those that failed
+                // for a transient reason are retried below with the backoff.
+                batch = RecordOneByOne(std::move(batch), unit_random, error);
+                recorded = batch.empty();
+            }
         }
         lock.lock();
         if (!recorded) {
@@ -347,6 +360,34 @@ void DeliveryEngine::RecordLoop() {
         wake_ = true;
         dispatcher_wakeup_.notify_one();
     }
+}
+
+std::vector<store::AttemptResult> DeliveryEngine::RecordOneByOne(
+    std::vector<store::AttemptResult> batch, const std::function<double()>& unit_random,
+    const std::exception& batch_error) {
+    logger_.Warn("a batch of delivery attempts was refused; recording them one by one",
+                 {{"error", batch_error.what()}, {"attempts", batch.size()}});
+    std::vector<store::AttemptResult> to_retry;
+    for (auto& attempt : batch) {
+        std::vector<store::AttemptResult> one;
+        one.push_back(std::move(attempt));
+        try {
+            store_.RecordResults(one, settings_.record, unit_random);
+        } catch (const std::exception& error) {
+            if (commons::IsTransientDatabaseError(error)) {
+                to_retry.push_back(std::move(one.front()));
+                continue;
+            }
+            // Refused on its own: dropped, so it cannot hold up the others. Its lease expires
+            // and the delivery is sent again.
+            counters_->record_failures.Add({{"step", "record_dropped"}}).Increment();
+            logger_.Error(
+                "cannot record a delivery attempt; its lease will expire and it will be sent "
+                "again",
+                {{"delivery_id", one.front().delivery_id}, {"error", error.what()}});
+        }
+    }
+    return to_retry;
 }
 
 std::optional<store::AttemptResult> DeliveryEngine::StartAttempt(
@@ -390,8 +431,9 @@ std::optional<store::AttemptResult> DeliveryEngine::StartAttempt(
     request.deadline = started + settings_.request_timeout;
     request.oversized_body = commons::http::OversizedBody::kTruncate;
     auto failed = [](store::AttemptResult& r, const commons::http::ClientError& error) {
-        r.error =
-            std::string(commons::http::ClientErrorKindName(error.kind())) + ": " + error.what();
+        r.error = commons::SanitizeText(
+            std::string(commons::http::ClientErrorKindName(error.kind())) + ": " + error.what(),
+            kAttemptErrorBytesMax);
     };
     try {
         client_->SendAsync(request, [this, result, finish, failed](
@@ -400,10 +442,10 @@ std::optional<store::AttemptResult> DeliveryEngine::StartAttempt(
             auto outcome = domain::AttemptOutcome::kFailed;
             if (response) {
                 result->status_code = response->status;
-                result->response_body = std::move(response->body);
-                if (result->response_body.size() > settings_.response_body_bytes_max) {
-                    result->response_body.resize(settings_.response_body_bytes_max);
-                }
+                // Whatever the endpoint sent is kept as text PostgreSQL can store: cut on a
+                // character boundary, invalid bytes and NUL replaced.
+                result->response_body =
+                    commons::SanitizeText(response->body, settings_.response_body_bytes_max);
                 if (auto retry_after = response->Header("retry-after")) {
                     result->retry_after_seconds = domain::ParseRetryAfterSeconds(*retry_after);
                 }
@@ -414,7 +456,8 @@ std::optional<store::AttemptResult> DeliveryEngine::StartAttempt(
                 } catch (const commons::http::ClientError& e) {
                     failed(*result, e);
                 } catch (const std::exception& e) {
-                    result->error = std::string("internal: ") + e.what();
+                    result->error = commons::SanitizeText(std::string("internal: ") + e.what(),
+                                                          kAttemptErrorBytesMax);
                 }
             }
             finish(*result, outcome);
@@ -430,7 +473,8 @@ std::optional<store::AttemptResult> DeliveryEngine::StartAttempt(
         finish(*result, domain::AttemptOutcome::kFailed);
         return std::move(*result);
     } catch (const std::exception& error) {
-        result->error = std::string("internal: ") + error.what();
+        result->error =
+            commons::SanitizeText(std::string("internal: ") + error.what(), kAttemptErrorBytesMax);
         finish(*result, domain::AttemptOutcome::kFailed);
         return std::move(*result);
     }

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -106,6 +107,11 @@ class DeliveryEngine {
     // Starts the attempt; returns its result when it ended at once (no request could be made).
     std::optional<store::AttemptResult> StartAttempt(const store::ClaimedDelivery& delivery);
     void RecordLoop();
+    // Records each attempt of a batch the database refused in a transaction of its own; drops
+    // (logs and counts) one refused alone. Returns those that failed for a transient reason.
+    std::vector<store::AttemptResult> RecordOneByOne(std::vector<store::AttemptResult> batch,
+                                                     const std::function<double()>& unit_random,
+                                                     const std::exception& batch_error);
     store::ClaimSettings ClaimSettingsFor(std::size_t limit) const;
     void ReleaseUnsent();
 

@@ -2,6 +2,7 @@
 // a local receiver and an injected clock.
 #include <set>
 
+#include "commons/text.hpp"
 #include "webhook/tests/webhook_fixture.hpp"
 
 namespace webhook::testing {
@@ -166,6 +167,46 @@ TEST_F(WebhookFixture, PublishedEventReachesEveryMatchingEndpointSignedPerStanda
     auto attempts = Ok("GET", "/v1/endpoints/" + orders["id"].get<std::string>() + "/attempts");
     ASSERT_EQ(attempts["data"].size(), 1u);
     EXPECT_EQ(attempts["data"][0]["delivery_id"], delivery["id"]);
+}
+
+// An endpoint's answer is kept in the attempt log as storable text: NUL and invalid bytes
+// replaced, the cut on a character boundary. Before, PostgreSQL refused such a body and the
+// recorder retried the same batch forever, so no attempt of any endpoint was recorded.
+TEST_F(WebhookFixture, AnEndpointAnsweringBytesThatAreNotTextCannotStopRecording) {
+    receiver_.SetResponder([](const test_support::WebhookReceiver::Received& received) {
+        if (received.name != "binary")
+            return commons::http::Response::Text(200, "ok", "text/plain");
+        // An odd prefix, then two-byte characters: a byte cut at 4096 splits one of them.
+        std::string body("a\0b\xFF\xFE", 5);
+        for (int i = 0; i < 3000; ++i) body += "\xC3\xA9";
+        return commons::http::Response::Text(200, body, "application/octet-stream");
+    });
+    auto binary = Endpoint("binary", {"orders.*"});
+    auto plain = Endpoint("plain", {"orders.*"});
+    std::vector<json> events;
+    for (int i = 0; i < 3; ++i) events.push_back(Publish("orders.order.created", {{"n", i}}));
+    for (const auto& event : events) {
+        for (const auto* endpoint : {&binary, &plain}) {
+            json delivery;
+            ASSERT_TRUE(WaitFor(15s, [&] {
+                delivery = Delivery(event["id"], (*endpoint)["id"]);
+                return delivery["status"] == "succeeded";
+            })) << delivery.dump();
+            ASSERT_EQ(delivery["attempt_log"].size(), 1u);
+            const std::string kept = delivery["attempt_log"][0]["response_body"];
+            if (endpoint == &plain) {
+                EXPECT_EQ(kept, "ok");
+                continue;
+            }
+            EXPECT_TRUE(commons::IsStorableText(kept));
+            EXPECT_LE(kept.size(), 4096u);
+            EXPECT_GE(kept.size(), 4090u);
+            EXPECT_EQ(kept.substr(0, 11),
+                      "a\xEF\xBF\xBD"
+                      "b\xEF\xBF\xBD\xEF\xBF\xBD");
+            EXPECT_EQ(kept.substr(kept.size() - 2), "\xC3\xA9");  // no half character at the end
+        }
+    }
 }
 
 TEST_F(WebhookFixture, EventsFromTheStreamAreStoredOnceAndDelivered) {

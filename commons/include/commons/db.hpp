@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,14 @@ class DatabaseUnavailableError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
 };
+
+// Whether `error` means the database cannot do the work now, whatever the data: unavailable
+// (DatabaseUnavailableError), a lost connection, a serialization failure or deadlock, a
+// statement cancelled or timed out, a lock not available, resources exhausted. Other errors
+// (PostgreSQL refusing a value, a constraint, a bug) are about what was sent, so code that
+// writes many clients' items in one transaction re-runs them one by one after such an error
+// and only the item that fails alone gets it.
+bool IsTransientDatabaseError(const std::exception& error);
 
 struct DbSettings {
     std::string url;               // libpq URL or key=value string

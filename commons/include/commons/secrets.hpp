@@ -1,7 +1,9 @@
 #pragma once
 
+#include <concepts>
 #include <filesystem>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,9 +32,14 @@ class Secret {
 // when the directory has no such file, from the environment variable PAYMENTS_<NAME>, where
 // the name is upper-cased and '-' becomes '_' ("api-keys" -> PAYMENTS_API_KEYS).
 // Files are read on every call, so a rotated secret is seen without a restart.
+// The store owns the environment it reads from (a copy of the one it is given), so it never
+// reads through a reference to an object that has gone, whatever the caller passed.
 class SecretStore {
   public:
-    SecretStore(std::optional<std::filesystem::path> dir, const Environment& env);
+    SecretStore(std::optional<std::filesystem::path> dir, std::shared_ptr<const Environment> env);
+    template <std::derived_from<Environment> Env>
+    SecretStore(std::optional<std::filesystem::path> dir, Env env)
+        : SecretStore(std::move(dir), std::make_shared<const Env>(std::move(env))) {}
 
     // nullopt when neither the file nor the variable exists. A file's single trailing newline
     // is dropped. Throws ConfigError when the file exists but cannot be read.
@@ -45,7 +52,7 @@ class SecretStore {
 
   private:
     std::optional<std::filesystem::path> dir_;
-    const Environment& env_;
+    std::shared_ptr<const Environment> env_;
 };
 
 }  // namespace commons

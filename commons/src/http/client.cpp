@@ -1052,6 +1052,14 @@ HttpClient::HttpClient(ClientSettings settings, Logger& logger)
     impl.thread = std::thread([&impl] { impl.io.run(); });
 }
 
+std::optional<std::string> TrustStoreProblem(const std::string& ca_file) {
+    ssl::context context(ssl::context::tls_client);
+    boost::system::error_code error;
+    context.load_verify_file(ca_file, error);
+    if (error) return "cannot load " + ca_file + " as PEM certificates: " + error.message();
+    return std::nullopt;
+}
+
 HttpClient::~HttpClient() {
     auto& impl = *impl_;
     impl.stopping = true;

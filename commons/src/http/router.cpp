@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "commons/assert.hpp"
+#include "commons/text.hpp"
 
 namespace commons::http {
 namespace {
@@ -65,7 +66,8 @@ RouteMatch Router::FindExact(Method method, std::string_view path) const {
             const std::string& expected = route.segments[i];
             if (IsParameter(expected)) {
                 auto value = PercentDecode(segments[i], false);
-                if (!value || value->empty()) {
+                // A value that is not storable text names no resource of ours.
+                if (!value || value->empty() || !IsStorableText(*value)) {
                     matches = false;
                 } else {
                     params.emplace_back(expected.substr(1, expected.size() - 2), std::move(*value));

@@ -76,6 +76,42 @@ TEST(Router, RejectsEmptyOrUndecodableParameter) {
     EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/%zz").kind, RouteMatch::Kind::kNotFound);
 }
 
+TEST(Router, RefusesParametersThatAreNotStorableText) {
+    Router router;
+    router.Add(Method::kGet, "/v1/accounts/{id}", Named("get"));
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/a%00b").kind, RouteMatch::Kind::kNotFound);
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/%ED%A0%80").kind,
+              RouteMatch::Kind::kNotFound);
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/%FF").kind, RouteMatch::Kind::kNotFound);
+    EXPECT_EQ(router.Find(Method::kGet, "/v1/accounts/caf%C3%A9").kind, RouteMatch::Kind::kFound);
+}
+
+TEST(CheckQuery, AcceptsWellFormedQueries) {
+    EXPECT_FALSE(CheckQuery(""));
+    EXPECT_FALSE(CheckQuery("limit=10&currency=USD&q=a+b%20c&flag&&x="));
+    EXPECT_FALSE(CheckQuery("name=caf%C3%A9"));
+}
+
+TEST(CheckQuery, RefusesMalformedOrUnstorableValuesNamingTheParameter) {
+    for (const char* query : {"starting_after=a%00b", "limit=1&starting_after=%ED%A0%80",
+                              "starting_after=%FF", "starting_after=%zz", "starting_after=%4"}) {
+        auto refused = CheckQuery(query);
+        ASSERT_TRUE(refused) << query;
+        EXPECT_EQ(refused->status, 400) << query;
+        EXPECT_EQ(refused->code, "parameter_invalid") << query;
+        EXPECT_EQ(refused->param, "starting_after") << query;
+    }
+}
+
+TEST(CheckQuery, RefusesUnstorableNamesAndRendersThem) {
+    auto refused = CheckQuery("a%00b=1");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_NO_THROW(refused->ToJson());
+    EXPECT_TRUE(CheckQuery("%FF=1"));
+    EXPECT_TRUE(CheckQuery("%zz=1"));
+}
+
 TEST(Request, QueryParamDecodesAndFindsFirst) {
     Request request;
     request.query = "limit=10&currency=US%44&q=a+b&flag&limit=20";

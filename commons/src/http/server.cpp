@@ -17,6 +17,7 @@
 #include "commons/assert.hpp"
 #include "commons/blocking_pool.hpp"
 #include "commons/log.hpp"
+#include "exchange.hpp"
 
 namespace commons::http {
 namespace {
@@ -27,33 +28,6 @@ namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using net::awaitable;
 using net::use_awaitable;
-
-Method ToMethod(bhttp::verb verb) {
-    switch (verb) {
-        case bhttp::verb::get:
-            return Method::kGet;
-        case bhttp::verb::head:
-            return Method::kHead;
-        case bhttp::verb::post:
-            return Method::kPost;
-        case bhttp::verb::put:
-            return Method::kPut;
-        case bhttp::verb::patch:
-            return Method::kPatch;
-        case bhttp::verb::delete_:
-            return Method::kDelete;
-        case bhttp::verb::options:
-            return Method::kOptions;
-        default:
-            return Method::kOther;
-    }
-}
-
-std::string Lower(std::string_view text) {
-    std::string out(text);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
 
 // Runs `work` on the blocking pool and resumes the calling coroutine on its own executor with
 // the result, or with the exception `work` threw. A full pool resumes it with OverloadedError.
@@ -104,31 +78,16 @@ struct Server::Impl {
           router(r),
           blocking_pool(b),
           logger(l),
+          pipeline(std::move(p), l),
           io(static_cast<int>(settings.io_threads)),
           acceptor(io),
-          work_guard(net::make_work_guard(io)) {
-        // Compose the pipeline once: middleware[0] is outermost, the route handler innermost.
-        Handler chain = [](Request& request) -> Response {
-            PAY_ASSERT(matched_route_ != nullptr);
-            return matched_route_->handler(request);
-        };
-        for (auto it = p.rbegin(); it != p.rend(); ++it) {
-            chain = [middleware = std::move(*it), next = std::move(chain)](Request& request) {
-                return middleware(request, next);
-            };
-        }
-        entry = std::move(chain);
-    }
-
-    // The route a request matched, for the innermost pipeline step. Set around each call of
-    // `entry` on the thread running it.
-    static thread_local const Route* matched_route_;
+          work_guard(net::make_work_guard(io)) {}
 
     ServerSettings settings;
     const Router& router;
     BlockingPool& blocking_pool;
     Logger& logger;
-    Handler entry;
+    internal::Pipeline pipeline;
     net::io_context io;
     // Accepting and closing the acceptor happen on this strand, never at the same time.
     net::strand<net::io_context::executor_type> accept_strand{net::make_strand(io)};
@@ -164,76 +123,21 @@ struct Server::Impl {
     awaitable<void> Serve(tcp::socket socket, std::shared_ptr<Connection> connection,
                           std::uint64_t id);
     awaitable<Response> Dispatch(Request& request);
-    Response Invoke(Request& request, const Route* route);
     void Forget(std::uint64_t id);
 };
 
-thread_local const Route* Server::Impl::matched_route_ = nullptr;
-
-Response Server::Impl::Invoke(Request& request, const Route* route) {
-    // Last-resort boundary: the error-boundary middleware normally answers first.
-    try {
-        matched_route_ = route;
-        Response response = entry(request);
-        matched_route_ = nullptr;
-        return response;
-    } catch (const std::exception& error) {
-        matched_route_ = nullptr;
-        logger.Error("unhandled exception in request pipeline",
-                     {{"error", error.what()}, {"path", request.path}});
-        return Response::Error(ApiError::Internal());
-    } catch (...) {
-        matched_route_ = nullptr;
-        logger.Error("unhandled non-standard exception in request pipeline",
-                     {{"path", request.path}});
-        return Response::Error(ApiError::Internal());
-    }
-}
-
 awaitable<Response> Server::Impl::Dispatch(Request& request) {
-    RouteMatch match = router.Find(request.method, request.path);
-    switch (match.kind) {
-        case RouteMatch::Kind::kFound:
-            break;
-        case RouteMatch::Kind::kMethodNotAllowed: {
-            std::string allow;
-            for (auto method : match.allowed) {
-                if (!allow.empty()) allow += ", ";
-                allow += MethodName(method);
-            }
-            Route not_allowed{request.method, "", nullptr, Execution::kInline, {}};
-            not_allowed.handler = [allow](Request& r) {
-                Response response = Response::Error(
-                    ApiError{405, ErrorType::kInvalidRequest, "method_not_allowed",
-                             std::string(MethodName(r.method)) + " is not allowed on " + r.path +
-                                 "; allowed: " + allow,
-                             std::nullopt});
-                response.SetHeader("Allow", allow);
-                return response;
-            };
-            co_return Invoke(request, &not_allowed);
-        }
-        case RouteMatch::Kind::kNotFound: {
-            Route not_found{request.method, "", nullptr, Execution::kInline, {}};
-            not_found.handler = [](Request& r) {
-                return Response::Error(ApiError::NotFound(
-                    "No route for " + std::string(MethodName(r.method)) + " " + r.path));
-            };
-            co_return Invoke(request, &not_found);
-        }
-    }
-    request.route = match.route->path_template;
-    request.required_scope = match.route->scope;
-    request.path_params = std::move(match.params);
-    const Route* route = match.route;
-    if (route->execution == Execution::kInline) co_return Invoke(request, route);
+    // `routed` lives in this coroutine's frame, so its fallback route outlives the call.
+    internal::Routed routed = internal::RouteRequest(router, request);
+    const Route* route = &routed.route();
+    if (route->execution == Execution::kInline) co_return pipeline.Run(request, *route);
     try {
         // The guard lives in the pool task: the count drops when the task is gone, run or not.
         // Built as a named local, not a temporary inside the co_await: GCC 12 mishandles
         // temporaries with destructors that live across a coroutine suspension.
         std::function<Response()> work = [this, &request, route,
                                           guard = std::make_shared<HandlerGuard>(this)] {
-            return Invoke(request, route);
+            return pipeline.Run(request, *route);
         };
         co_return co_await RunOnPool(blocking_pool, std::move(work));
     } catch (const OverloadedError&) {
@@ -308,93 +212,30 @@ awaitable<void> Server::Impl::Serve(tcp::socket socket, std::shared_ptr<Connecti
             }
             connection->busy = true;
 
-            bhttp::request_parser<bhttp::string_body> parser;
-            parser.header_limit(static_cast<std::uint32_t>(settings.header_bytes_max));
-            parser.body_limit(settings.body_bytes_max);
+            internal::RequestParser parser;
+            internal::LimitParser(parser, settings);
             stream.expires_after(settings.header_timeout);
             co_await bhttp::async_read_header(stream, buffer, parser,
                                               net::redirect_error(use_awaitable, error));
-            std::optional<Response> refusal;
             if (!error && !parser.is_done()) {
                 stream.expires_after(settings.body_timeout);
                 co_await bhttp::async_read(stream, buffer, parser,
                                            net::redirect_error(use_awaitable, error));
             }
-            if (error == bhttp::error::body_limit) {
-                refusal = Response::Error(
-                    ApiError{413, ErrorType::kInvalidRequest, "body_too_large",
-                             "The request body exceeds " + std::to_string(settings.body_bytes_max) +
-                                 " bytes.",
-                             std::nullopt});
-            } else if (error == bhttp::error::header_limit) {
-                refusal = Response::Error(
-                    ApiError{431, ErrorType::kInvalidRequest, "headers_too_large",
-                             "The request line and headers exceed " +
-                                 std::to_string(settings.header_bytes_max) + " bytes.",
-                             std::nullopt});
-            } else if (error &&
-                       error.category() ==
-                           bhttp::make_error_code(bhttp::error::bad_target).category() &&
-                       error != bhttp::error::end_of_stream &&
-                       error != bhttp::error::partial_message) {
-                refusal = Response::Error(ApiError::BadRequest(
-                    "malformed_request", "The request is not valid HTTP/1.1: " + error.message()));
-            } else if (error) {
-                break;  // timeout, reset, or the client went away mid-request
-            }
+            std::optional<internal::Incoming> incoming = internal::ReadRequest(
+                error, parser, settings, remote, std::chrono::steady_clock::now());
+            if (!incoming) break;
 
-            bool keep_alive = false;
-            bool head_request = false;
+            bool keep_alive = incoming->keep_alive;
             Response response;
-            if (refusal) {
-                response = std::move(*refusal);
+            if (incoming->refusal) {
+                response = std::move(*incoming->refusal);
             } else {
-                auto& message = parser.get();
-                Request request;
-                request.method = ToMethod(message.method());
-                head_request = request.method == Method::kHead;
-                request.target = std::string(message.target());
-                auto question = request.target.find('?');
-                request.path = request.target.substr(0, question);
-                if (question != std::string::npos)
-                    request.query = request.target.substr(question + 1);
-                request.headers.reserve(16);
-                for (const auto& field : message) {
-                    auto name = field.name_string();
-                    auto value = field.value();
-                    request.headers.emplace_back(Lower(std::string_view(name.data(), name.size())),
-                                                 std::string(value.data(), value.size()));
-                }
-                request.body = std::move(message.body());
-                request.remote_address = remote;
-                request.received = std::chrono::steady_clock::now();
-                request.deadline = request.received + settings.request_timeout;
-                keep_alive = message.keep_alive();
-                if (request.path.empty() || request.path.front() != '/') {
-                    response = Response::Error(ApiError::BadRequest(
-                        "malformed_request", "The request target must be an absolute path."));
-                    keep_alive = false;
-                } else {
-                    response = co_await Dispatch(request);
-                }
+                response = co_await Dispatch(incoming->request);
             }
             if (stopping) keep_alive = false;
-
-            if (response.status < 200 || response.status > 599) {
-                logger.Error("handler returned an invalid status", {{"status", response.status}});
-                response = Response::Error(ApiError::Internal());
-            }
-            if (response.status == 204 || response.status == 304) response.body.clear();
-            bhttp::response<bhttp::string_body> out;
-            out.version(11);
-            out.result(static_cast<unsigned>(response.status));
-            for (auto& [name, value] : response.headers) out.set(name, value);
-            out.body() = std::move(response.body);
-            out.keep_alive(keep_alive);
-            out.prepare_payload();
-            // A response to HEAD carries the headers a GET would, but never a body: a body here
-            // would be read as the start of the next response on a kept-alive connection.
-            if (head_request) out.body().clear();
+            auto out = internal::BuildResponse(std::move(response), keep_alive,
+                                               incoming->head_request, logger);
             stream.expires_after(settings.write_timeout);
             co_await bhttp::async_write(stream, out, net::redirect_error(use_awaitable, error));
             if (error || !keep_alive) break;
@@ -459,9 +300,10 @@ void Server::Stop() {
     });
     {
         std::unique_lock lock(impl.connections_mutex);
-        // Idle connections are closed now; busy ones close after their response.
+        // Idle connections are closed now; busy ones close after their response. (The lambdas
+        // init-capture `connection`: Clang before 16 cannot capture a structured binding.)
         for (auto& [id, connection] : impl.connections) {
-            net::post(connection->strand, [connection] {
+            net::post(connection->strand, [connection = connection] {
                 if (!connection->busy && connection->stream != nullptr) {
                     connection->stream->cancel();
                 }
@@ -472,7 +314,7 @@ void Server::Stop() {
             impl.logger.Warn("drain timeout passed with requests in flight; closing them",
                              {{"connections", impl.connections.size()}});
             for (auto& [id, connection] : impl.connections) {
-                net::post(connection->strand, [connection] {
+                net::post(connection->strand, [connection = connection] {
                     if (connection->stream != nullptr) connection->stream->cancel();
                 });
             }

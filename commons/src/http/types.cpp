@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "commons/assert.hpp"
+#include "commons/text.hpp"
 
 namespace commons::http {
 namespace {
@@ -114,6 +115,36 @@ std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_spa
         }
     }
     return out;
+}
+
+std::optional<ApiError> CheckQuery(std::string_view query) {
+    constexpr std::size_t kShownBytesMax = 64;
+    std::string_view rest = query;
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? "" : rest.substr(amp + 1);
+        const auto eq = pair.find('=');
+        const auto name = PercentDecode(pair.substr(0, eq), true);
+        const std::string shown = SanitizeText(name.value_or(""), kShownBytesMax);
+        if (!name || !IsStorableText(*name)) {
+            return ApiError::BadRequest("parameter_invalid",
+                                        "a query parameter name is not valid percent-encoded "
+                                        "UTF-8 text",
+                                        shown.empty() ? std::nullopt : std::optional(shown));
+        }
+        if (eq == std::string_view::npos) continue;
+        const auto value = PercentDecode(pair.substr(eq + 1), true);
+        if (!value) {
+            return ApiError::BadRequest("parameter_invalid",
+                                        shown + " has a malformed percent escape", shown);
+        }
+        if (const TextProblem problem = CheckText(*value); problem != TextProblem::kNone) {
+            return ApiError::BadRequest(
+                "parameter_invalid", shown + " " + std::string(TextProblemMessage(problem)), shown);
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace commons::http

@@ -93,7 +93,8 @@ class IdempotencyStore {
 };
 
 // Canonical SHA-256 of a request body: a JSON body is hashed in parsed form (whitespace and
-// object key order do not matter), anything else byte for byte.
+// object key order do not matter), anything else byte for byte, and so is JSON nested more
+// than 64 levels deep. Never throws, and takes bounded stack for any body.
 std::string BodyFingerprint(std::string_view body);
 
 // Honours `Idempotency-Key` on POST, PUT, PATCH and DELETE (Stripe's semantics): the first

@@ -79,6 +79,8 @@ struct ServiceDefinition {
 //                     SIGTERM/SIGINT;
 //   <binary> migrate  applies the service's migrations to its schema and exits;
 //   <binary> version  prints the version;
+//   <binary> routes   composes the service as `serve` does, prints its routes as JSON lines
+//                     ({"method","path","scope"}) and exits (the bad-input sweep reads them);
 //   <binary> <name>   runs one of `commands` against the primary database.
 // A configuration error prints one line naming the variable and exits with status 2.
 int RunService(const ServiceDefinition& service, int argc, char** argv);

@@ -200,6 +200,11 @@ struct Url {
 // info, a bad port, spaces or control characters, or non-ASCII bytes.
 std::optional<Url> ParseUrl(std::string_view text);
 
+// Why the PEM file at `ca_file` cannot serve as a TLS trust store (missing, unreadable, or
+// holding no certificate), or nullopt when it can. For checking configuration at start-up, so
+// a bad file is a one-line error naming the setting rather than a failure later.
+std::optional<std::string> TrustStoreProblem(const std::string& ca_file);
+
 // What an IP address is for, as far as AddressPolicy cares.
 enum class AddressClass {
     kPublic,

@@ -49,7 +49,8 @@ class Router {
     void Add(Method method, std::string path_template, Handler handler, RouteOptions options);
 
     // `path` is the raw (percent-encoded) path; parameter values are decoded. A parameter
-    // whose value does not decode, or is empty, does not match. HEAD uses the GET route when
+    // whose value does not decode, is empty or is not storable text (commons::CheckText) does
+    // not match. HEAD uses the GET route when
     // there is no HEAD route of its own (the server then sends the headers only).
     RouteMatch Find(Method method, std::string_view path) const;
 

@@ -77,4 +77,10 @@ using Middleware = std::function<Response(Request&, const Handler& next)>;
 // Decodes %XX and (when `plus_is_space`) '+'; nullopt for a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 
+// The 400 for a raw query string that has a name or value that does not percent-decode, or
+// decodes to text PostgreSQL cannot store (commons::CheckText); nullopt when every pair is fine.
+// The server applies it to every request, so handlers' QueryParam sees storable text only and
+// a malformed parameter is never silently read as absent.
+std::optional<ApiError> CheckQuery(std::string_view query);
+
 }  // namespace commons::http
