@@ -293,7 +293,9 @@ OutboxRelay::~OutboxRelay() { Stop(); }
 
 std::size_t OutboxRelay::PublishOnce() {
     const std::string maxlen = std::to_string(settings_.stream_maxlen_approx);
+    std::string refused;
     std::size_t published = WithTransaction(pool_, [&](pqxx::dbtransaction& tx) -> std::size_t {
+        refused.clear();
         // One relay per schema publishes at a time, so batches of different replicas cannot
         // interleave on the stream; the lock ends with the transaction (or its connection).
         if (!tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtext('payments.events.relay'),"
@@ -324,18 +326,24 @@ std::size_t OutboxRelay::PublishOnce() {
                  event.type, "source", event.source, "envelope", FormatEnvelope(event)},
                 RedisRetry::kNever);
             if (reply.type != RedisReply::Type::kString) {
-                throw RedisUnavailableError("XADD to " + settings_.stream +
-                                            " refused: " + reply.text);
+                // Redis answered and refused this entry: the rows already on the stream are
+                // marked published (committed below), so they are not sent again with it.
+                refused = "XADD to " + settings_.stream + " refused: " + reply.text;
+                if (row_ids.size() == 1) throw RedisUnavailableError(refused);
+                break;
             }
             if (row_ids.size() > 1) row_ids += ',';
             row_ids += std::to_string(row_id);
         }
         row_ids += '}';
         const auto marked = tx.exec_params0(mark_sql_, row_ids).affected_rows();
-        PAY_ASSERT(marked == rows.size());
-        return rows.size();
+        const std::size_t sent =
+            static_cast<std::size_t>(std::count(row_ids.begin(), row_ids.end(), ',') + 1);
+        PAY_ASSERT(marked == sent);
+        return sent;
     });
     published_.Increment(static_cast<double>(published));
+    if (!refused.empty()) throw RedisUnavailableError(refused);
     return published;
 }
 
@@ -719,7 +727,30 @@ std::size_t StreamConsumer::DeliverBatch(const std::vector<Message>& messages,
                       {"group", settings_.group},
                       {"error", error.what()}});
     };
-    if (!RunHandler([&] { handler(events); }, log_failure)) return 0;
+    if (!RunHandler([&] { handler(events); }, log_failure)) {
+        if (events.size() == 1) return 0;
+        // Something in the batch was refused: each event is offered alone, so the one that
+        // fails alone stays pending (and is dead-lettered after deliveries_max) while its
+        // neighbours are handled and acknowledged.
+        std::size_t handled = 0;
+        for (const auto& event : events) {
+            const std::vector<Event> one{event};
+            auto log_one = [&](const std::exception& error) {
+                logger_.Warn("event handler failed on the event alone; it stays pending",
+                             {{"event_id", event.id},
+                              {"type", event.type},
+                              {"stream_id", event.stream_id},
+                              {"group", settings_.group},
+                              {"deliveries", event.delivery_count},
+                              {"error", error.what()}});
+            };
+            if (!RunHandler([&] { handler(one); }, log_one)) continue;
+            Ack(event.stream_id);
+            handled_.Increment();
+            ++handled;
+        }
+        return handled;
+    }
     std::vector<std::string> args{"XACK", settings_.stream, settings_.group};
     for (const auto& event : events) args.push_back(event.stream_id);
     RedisReply reply = redis_.Command(args, RedisRetry::kRetryOnce);

@@ -299,8 +299,10 @@ class StreamConsumer {
 
     // The batch form, for handlers that store a whole read in one transaction: the events of
     // one read (re-claimed and new ones separately) go to one call, and are acked together
-    // (one XACK) when it returns. When it throws, every event of the call stays pending;
-    // DatabaseUnavailableError and RedisUnavailableError are rethrown as in PollOnce.
+    // (one XACK) when it returns. DatabaseUnavailableError and RedisUnavailableError are
+    // rethrown as in PollOnce, every event staying pending. Any other exception re-offers the
+    // events one per call: those handled alone are acked, the one that fails alone stays
+    // pending, so one bad event never holds up its neighbours.
     using BatchHandler = std::function<void(const std::vector<Event>&)>;
     std::size_t PollBatchOnce(const BatchHandler& handler);
     // Runs PollBatchOnce(handler) in a background thread. Precondition: not started.
