@@ -3,7 +3,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 CXX_SOURCES = $(shell git ls-files '*.cpp' '*.hpp')
 
-.PHONY: build test test-unit test-integration test-asan lint format run stop clean
+.PHONY: build test test-unit test-integration test-asan fuzz lint format run stop clean
 
 build:
 	cmake --preset $(PRESET) >/dev/null && cmake --build --preset $(PRESET)
@@ -24,9 +24,14 @@ test-integration: build
 test-asan:
 	PRESET=debug tools/run-tests
 
+# Every libFuzzer target of fuzz/ for FUZZ_SECONDS each (fuzz/README.md): make fuzz FUZZ_SECONDS=300
+FUZZ_SECONDS ?= 30
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tools/run-fuzz
+
+# bash -n on the scripts, clang-format, and clang-tidy against $(BUILD_DIR)'s compile commands.
 lint:
-	clang-format --dry-run --Werror $(CXX_SOURCES)
-	bash -n tools/devstack tools/install-deps tools/run-tests tools/run-platform .ci/run
+	PRESET=$(PRESET) tools/lint
 
 format:
 	clang-format -i $(CXX_SOURCES)

@@ -17,12 +17,10 @@ constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // 0..63 for an alphabet character, -1 otherwise.
-constexpr std::array<signed char, 256> Base64Values() {
-    std::array<signed char, 256> values{};
+constexpr std::array<int, 256> Base64Values() {
+    std::array<int, 256> values{};
     for (auto& value : values) value = -1;
-    for (int i = 0; i < 64; ++i) {
-        values[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<signed char>(i);
-    }
+    for (int i = 0; i < 64; ++i) values[static_cast<unsigned char>(kBase64Alphabet[i])] = i;
     return values;
 }
 constexpr auto kBase64Values = Base64Values();

@@ -109,7 +109,7 @@ void AppendUtcTimestamp(std::string& out) {
     auto since_epoch = now.time_since_epoch();
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch - seconds);
-    std::time_t second = static_cast<std::time_t>(seconds.count());
+    auto second = static_cast<std::time_t>(seconds.count());
     if (second != cached_second) {
         std::tm utc{};
         gmtime_r(&second, &utc);

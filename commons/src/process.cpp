@@ -1,7 +1,8 @@
 #include "commons/process.hpp"
 
 #include <pthread.h>
-#include <signal.h>
+
+#include <csignal>
 
 #include "commons/assert.hpp"
 

@@ -14,7 +14,7 @@ namespace commons {
 namespace {
 
 // Runtime-config values are short settings; anything larger is a mistake, not a setting.
-constexpr std::uintmax_t kValueBytesMax = 64 * 1024;
+constexpr std::uintmax_t kValueBytesMax = std::uintmax_t{64} * 1024;
 
 std::optional<std::string> ReadValue(const std::filesystem::path& path, std::string& error) {
     std::error_code code;

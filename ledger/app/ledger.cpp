@@ -104,6 +104,7 @@ std::size_t Ledger::ExpireDue(std::size_t limit) {
     auto ids = store_.DueForExpiry(now, limit);
     if (ids.empty()) return 0;
     std::vector<domain::Command> commands;
+    commands.reserve(ids.size());
     for (auto& id : ids) commands.emplace_back(domain::ExpirePending{std::move(id)});
     auto result = store_.ExecuteBatch(commands, domain::Atomicity::kIndependent, now);
     CountResults(commands, result);

@@ -364,8 +364,8 @@ class Machine {
         return &found->second;
     }
 
-    CommandResult Release(const std::string& id, std::optional<std::vector<std::int64_t>> post,
-                          JournalKind kind) {
+    CommandResult Release(const std::string& id,
+                          const std::optional<std::vector<std::int64_t>>& post, JournalKind kind) {
         auto found = FindPending(id);
         if (auto* result = std::get_if<CommandResult>(&found)) return *result;
         Transaction& t = *std::get<Transaction*>(found);

@@ -385,7 +385,7 @@ std::optional<app::Page<app::EntryRecord>> PgLedgerStore::ListEntries(const std:
                 e.account_id = row[2].as<std::string>();
                 e.currency = row[3].as<std::string>();
                 e.direction = *domain::ParseDirection(row[4].as<std::string>());
-                const std::string kind = row[5].as<std::string>();
+                const auto kind = row[5].as<std::string>();
                 auto parsed_kind = domain::ParseJournalKind(kind);
                 // The table's CHECK allows only the four kinds: another is a corrupt journal,
                 // never to be shown as some kind it is not.

@@ -88,7 +88,7 @@ IdempotencyStore::IdempotencyStore(commons::ConnectionPool& pool, std::string sc
     : pool_(pool), settings_(settings), logger_(logger) {
     PAY_ASSERT(commons::IsValidSchemaName(schema));
     PAY_ASSERT(settings_.purge_batch_max > 0);
-    table_ = schema + ".idempotency_keys";
+    table_ = std::move(schema) + ".idempotency_keys";
 }
 
 IdempotencyStore::~IdempotencyStore() {

@@ -82,7 +82,7 @@ std::optional<RetrySchedule> RetrySchedule::Parse(std::string_view text) {
 std::optional<Micros> NextAttemptAt(const RetrySchedule& schedule, std::size_t next_step,
                                     Micros now, double unit_random) {
     if (next_step >= schedule.delays.size()) return std::nullopt;
-    const double base = static_cast<double>(ToMicros(schedule.delays[next_step]));
+    const auto base = static_cast<double>(ToMicros(schedule.delays[next_step]));
     const double factor = 1.0 + kRetryJitter * (2.0 * std::clamp(unit_random, 0.0, 1.0) - 1.0);
     return now + static_cast<Micros>(std::llround(base * factor));
 }
@@ -164,7 +164,7 @@ std::int32_t InFlightAllowed(const EndpointHealth& health, Micros now, const Hea
 
 std::int32_t TakeTokens(TokenBucket& bucket, std::int32_t rate_per_second, Micros now,
                         std::int32_t wanted) {
-    const double capacity = static_cast<double>(rate_per_second);
+    const auto capacity = static_cast<double>(rate_per_second);
     if (bucket.updated == 0) {
         bucket.tokens = capacity;
     } else if (now > bucket.updated) {

@@ -30,9 +30,12 @@ std::string ToLower(std::string_view text) {
     return out;
 }
 
-// A whole number in decimal, at most 18 digits (no sign, no spaces).
+// A whole number in decimal, at most 18 digits (no sign, no spaces). from_chars alone would
+// take a leading '-' ("-0").
 std::optional<std::int64_t> UnixSeconds(std::string_view text) {
-    if (text.empty() || text.size() > 18) return std::nullopt;
+    if (text.empty() || text.size() > 18 || text.front() < '0' || text.front() > '9') {
+        return std::nullopt;
+    }
     std::int64_t value = 0;
     const char* end = text.data() + text.size();
     auto [stop, error] = std::from_chars(text.data(), end, value);

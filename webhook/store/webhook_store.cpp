@@ -205,7 +205,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
                           "failing_since_us, circuit_open_until_us, rate_tokens, "
                           "rate_updated_us, url, enabled AND deleted_us IS NULL, slots",
                           ids, lock)) {
-            const std::string id = row[0].as<std::string>();
+            const auto id = row[0].as<std::string>();
             if (!row[9].as<bool>()) {
                 limits.erase(id);
                 continue;
@@ -223,13 +223,14 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
             l.bucket.updated = row[7].as<Micros>();
             admission.urls[id] = row[8].as<std::string>();
             if (l.in_flight_max > 0) {
-                limits[id] = std::move(l);
+                limits[id] = l;
             } else {
                 limits.erase(id);
             }
         }
     };
     std::vector<std::string> endpoint_ids;
+    endpoint_ids.reserve(wanted.size());
     for (const auto& [id, unused] : wanted) endpoint_ids.push_back(id);
     read(endpoint_ids, false);
     std::vector<std::string> to_lock;
@@ -326,7 +327,7 @@ Admission Admit(pqxx::dbtransaction& tx, const std::string& schema,
                  ask_ids.Finish(), ask_max.Finish(), ask_count.Finish(), token, lease_until, now,
                  ask_failures.Finish(), ask_open.Finish(), ask_column_max.Finish(),
                  ask_rate.Finish())) {
-            const std::string id = row[0].as<std::string>();
+            const auto id = row[0].as<std::string>();
             admission.slots[id].push_back(row[1].as<std::int32_t>());
             ++got[id];
         }
@@ -809,11 +810,13 @@ std::size_t PgWebhookStore::RecordResults(const std::vector<AttemptResult>& resu
                                           const std::function<double()>& unit_random) {
     if (results.empty()) return 0;
     std::vector<std::string> endpoint_ids;
+    endpoint_ids.reserve(results.size());
     for (const auto& r : results) endpoint_ids.push_back(r.endpoint_id);
     std::sort(endpoint_ids.begin(), endpoint_ids.end());
     endpoint_ids.erase(std::unique(endpoint_ids.begin(), endpoint_ids.end()), endpoint_ids.end());
     // Outcomes of one endpoint apply in the order the attempts ended.
     std::vector<const AttemptResult*> ordered;
+    ordered.reserve(results.size());
     for (const auto& r : results) ordered.push_back(&r);
     std::stable_sort(ordered.begin(), ordered.end(),
                      [](const auto* a, const auto* b) { return a->finished_us < b->finished_us; });

@@ -70,7 +70,7 @@ std::optional<Event> ParseEnvelope(std::string_view json);
 
 // Bounds on what Outbox::Add accepts; an event is a notification, not a document store.
 inline constexpr std::size_t kEventTypeBytesMax = 128;
-inline constexpr std::size_t kEventDataBytesMax = 256 * 1024;
+inline constexpr std::size_t kEventDataBytesMax = std::size_t{256} * 1024;
 
 // Writes events into `<schema>.outbox` (the table of every service's 001_outbox.sql).
 // Thread-safe. Used by store/ code, which has the transaction.

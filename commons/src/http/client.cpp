@@ -899,7 +899,7 @@ awaitable<ExchangeResult> HttpClient::Impl::Exchange(Stream& stream, Connection&
                                           net::redirect_error(use_awaitable, error));
         received_any = received_any || parser->got_some() || connection.buffer.size() > 0;
         if (error || stopping) break;
-        int status = parser->get().result_int();
+        const auto status = static_cast<int>(parser->get().result_int());
         if (status < 100 || status >= 200 || status == 101) break;
     }
     if (error) {
@@ -913,7 +913,7 @@ awaitable<ExchangeResult> HttpClient::Impl::Exchange(Stream& stream, Connection&
     }
 
     ClientResponse response;
-    response.status = parser->get().result_int();
+    response.status = static_cast<int>(parser->get().result_int());
     if (response.status == 101) {
         result.failure = Failure{Kind::kProtocol, "unexpected 101 from " + call.where, false};
         co_return result;

@@ -24,7 +24,7 @@ struct IdempotencySettings {
     // retries once it passes.
     std::chrono::seconds lease{60};
     // Stored response bodies larger than this are not stored (the key is released instead).
-    std::size_t stored_body_bytes_max = 1024 * 1024;
+    std::size_t stored_body_bytes_max = std::size_t{1024} * 1024;
     // The purge job deletes at most this many expired keys per statement...
     std::size_t purge_batch_max = 1000;
     // ...and runs this often.

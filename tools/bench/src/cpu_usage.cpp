@@ -107,9 +107,9 @@ CpuUsage CpuBetween(const CpuSample& earlier, const CpuSample& later,
     auto delta = [](std::uint64_t from, std::uint64_t to) { return to >= from ? to - from : 0; };
     CpuUsage usage;
     usage.window_s = std::chrono::duration<double>(later.at - earlier.at).count();
-    const double busy = static_cast<double>(delta(earlier.machine.busy, later.machine.busy));
-    const double idle = static_cast<double>(delta(earlier.machine.idle, later.machine.idle));
-    const double steal = static_cast<double>(delta(earlier.machine.steal, later.machine.steal));
+    const auto busy = static_cast<double>(delta(earlier.machine.busy, later.machine.busy));
+    const auto idle = static_cast<double>(delta(earlier.machine.idle, later.machine.idle));
+    const auto steal = static_cast<double>(delta(earlier.machine.steal, later.machine.steal));
     const double total = busy + idle + steal;
     if (total > 0) {
         usage.busy_share = busy / total;

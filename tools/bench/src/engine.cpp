@@ -201,7 +201,7 @@ void Shard::Interrupt() {
 
 void Shard::Spawn(awaitable<void> coroutine) {
     ++live_;
-    net::co_spawn(io_, std::move(coroutine), [this](std::exception_ptr error) {
+    net::co_spawn(io_, std::move(coroutine), [this](const std::exception_ptr& error) {
         if (error) {
             // A scenario callback threw: stop this shard; RunLoad rethrows after the others.
             if (!error_) error_ = error;

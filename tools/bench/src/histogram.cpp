@@ -18,7 +18,7 @@ std::size_t LatencyHistogram::BucketIndex(std::uint64_t micros) {
     micros = std::min(micros, kValueMaxMicros);
     if (micros < 2 * kSubBucketCount) return static_cast<std::size_t>(micros);
     // Keep the top kSubBucketBits + 1 bits: `top` is in [kSubBucketCount, 2 * kSubBucketCount).
-    const int shift = std::bit_width(micros) - 1 - kSubBucketBits;
+    const int shift = static_cast<int>(std::bit_width(micros)) - 1 - kSubBucketBits;
     const std::uint64_t top = micros >> shift;
     return static_cast<std::size_t>(static_cast<std::uint64_t>(shift) * kSubBucketCount + top);
 }

@@ -113,7 +113,7 @@ commons::Result<HttpUrl, std::string> ParseHttpUrl(std::string_view url) {
 commons::Result<Header, std::string> ParseHeaderLine(std::string_view line) {
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-        return "expected \"Name: value\", got \"" + std::string(line) + "\"";
+        return R"(expected "Name: value", got ")" + std::string(line) + "\"";
     }
     std::string_view name = line.substr(0, colon);
     std::string_view value = Trim(line.substr(colon + 1));

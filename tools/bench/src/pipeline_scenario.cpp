@@ -97,8 +97,7 @@ void PipelineScenario::Setup() {
     impl.router.Add(
         Method::kGet, "/v1/ping",
         [](Request& request) {
-            return Response::Json(200,
-                                  "{\"object\":\"ping\",\"key_id\":\"" + request.key_id + "\"}");
+            return Response::Json(200, R"({"object":"ping","key_id":")" + request.key_id + R"("})");
         },
         commons::http::RouteOptions{commons::http::Execution::kBlocking, "bench:read"});
 

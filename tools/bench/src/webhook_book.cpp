@@ -16,13 +16,13 @@ bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 
 std::string BenchEventData(std::uint64_t seq, std::int64_t published_at_unix_us,
                            std::string_view run) {
-    return "{\"bench_seq\":" + std::to_string(seq) +
-           ",\"published_at_us\":" + std::to_string(published_at_unix_us) + ",\"run\":\"" +
-           std::string(run) + "\"}";
+    return R"({"bench_seq":)" + std::to_string(seq) + R"(,"published_at_us":)" +
+           std::to_string(published_at_unix_us) + R"(,"run":")" + std::string(run) + R"("})";
 }
 
 std::string BenchPrimeData(std::uint64_t round, std::string_view run) {
-    return "{\"bench_prime\":" + std::to_string(round) + ",\"run\":\"" + std::string(run) + "\"}";
+    return R"({"bench_prime":)" + std::to_string(round) + R"(,"run":")" + std::string(run) +
+           R"("})";
 }
 
 std::optional<std::uint64_t> FindUnsignedField(std::string_view json, std::string_view key) {

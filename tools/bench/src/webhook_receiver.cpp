@@ -24,7 +24,7 @@ constexpr std::size_t kIoThreads = 1;
 constexpr std::size_t kBlockingThreads = 1;
 constexpr std::size_t kBlockingQueueMax = 16;
 // The webhook service sends envelopes of a few hundred bytes; anything larger is not ours.
-constexpr std::size_t kBodyBytesMax = 64 * 1024;
+constexpr std::size_t kBodyBytesMax = std::size_t{64} * 1024;
 
 std::optional<std::uint32_t> ParseIndex(std::string_view text) {
     std::uint32_t value = 0;

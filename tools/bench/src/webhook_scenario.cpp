@@ -1,10 +1,10 @@
 #include "bench/webhook_scenario.hpp"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -335,7 +335,7 @@ class Publisher {
         request.url = events_url_;
         request.headers = {{"Authorization", "Bearer " + settings_.api_key},
                            {"Content-Type", "application/json"}};
-        request.body = "{\"type\":\"" + type + "\",\"data\":" + data_json + "}";
+        request.body = R"({"type":")" + type + R"(","data":)" + data_json + "}";
         request.retry = commons::http::RetryPolicy::kNever;
         try {
             const ClientResponse response = http_->Send(request);

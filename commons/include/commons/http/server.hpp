@@ -22,9 +22,9 @@ struct ServerSettings {
     std::uint16_t port = 0;  // 0: any free port (tests)
     std::size_t io_threads = 2;
     // Request line plus headers. Beyond it: 431.
-    std::size_t header_bytes_max = 16 * 1024;
+    std::size_t header_bytes_max = std::size_t{16} * 1024;
     // Beyond it: 413. Services with bigger batch endpoints raise it in their settings.
-    std::size_t body_bytes_max = 1024 * 1024;
+    std::size_t body_bytes_max = std::size_t{1024} * 1024;
     // A connection with no request started within this time is closed.
     std::chrono::milliseconds idle_timeout{60'000};
     // The request line and headers must arrive within this time once the first byte has.
