@@ -578,7 +578,7 @@ std::vector<StreamConsumer::Message> StreamConsumer::ReadNew(bool block) {
     std::vector<std::string> args{"XREADGROUP",       "GROUP", settings_.group,
                                   settings_.consumer, "COUNT", std::to_string(settings_.batch)};
     if (block) {
-        args.push_back("BLOCK");
+        args.emplace_back("BLOCK");
         args.push_back(std::to_string(settings_.block.count()));
     }
     args.insert(args.end(), {"STREAMS", settings_.stream, ">"});
